@@ -1,0 +1,61 @@
+"""create_app(): the ASGI application with its routers, middleware and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from openmall import __version__
+from openmall.catalog import shop_api as catalog_shop
+from openmall.config import Settings, get_settings
+from openmall.kernel.db import create_engine, session_factory
+from openmall.kernel.errors import install_error_handlers
+from openmall.kernel.versioning import LATEST, ApiVersionMiddleware
+from openmall.malls.service import MallCache
+
+DESCRIPTION = f"""
+openmall's Open API. Every call names its mall by host (`{{mall_id}}.{{base_domain}}`; the bare host serves
+the default mall) and may pin a dated version with `X-Api-Version` (latest: `{LATEST}`).
+Money is a decimal string, times are ISO 8601 in the mall's time zone, lists take `limit` (≤ 500) and
+`offset` (≤ 10,000), and every error is `{{"error": {{"code", "message", "more_info"}}}}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size, echo=settings.debug_sql)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="openmall",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.state.mall_cache = MallCache(settings.mall_cache_seconds)
+
+    install_error_handlers(app)
+    app.add_middleware(ApiVersionMiddleware)
+    app.include_router(catalog_shop.router)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(
+            "<!doctype html><title>openmall</title><h1>openmall</h1>"
+            "<ul><li><a href='/docs'>API reference (OpenAPI)</a></li>"
+            "<li><a href='/api/v2/shop/products'>Shop API: products</a></li>"
+            "<li><a href='/api/v2/shop/categories?limit=100'>Shop API: categories</a></li></ul>"
+        )
+
+    return app

@@ -1,0 +1,1 @@
+"""Catalog: products, options and variants, stock, categories, brands."""

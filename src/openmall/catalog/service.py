@@ -1,0 +1,537 @@
+"""The catalog's rules: what a valid product is, and how the storefront reads products and categories.
+
+No HTTP here and no commit: the caller's unit of work commits. Every query runs through a session
+bound to one mall (``kernel.db``), so nothing here filters by mall by hand except on bulk inserts,
+which stamp the mall themselves.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import exists, func, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openmall.catalog.models import Brand, Category, Product, ProductCategory, Variant
+from openmall.catalog.schemas import (
+    CategoryIn,
+    CategoryOut,
+    OptionOut,
+    OptionValueOut,
+    ProductIn,
+    ShopProductOut,
+    ShopVariantOut,
+    VariantIn,
+)
+from openmall.kernel.bulk import bulk_insert
+from openmall.kernel.db import utcnow
+from openmall.kernel.errors import Conflict, InvalidInput, NotFound
+from openmall.kernel.money import MAX_AMOUNT
+from openmall.kernel.pagination import Page
+from openmall.kernel.params import parse_choice, parse_int_list, parse_money
+
+MAX_CATEGORY_DEPTH = 4
+MAX_COMBINATIONS = 1000
+SORTS: dict[str, Any] = {
+    "product_no": Product.product_no,
+    "price": Product.price,
+    "created_date": Product.created_at,
+    "updated_date": Product.updated_at,
+    "name": Product.name,
+}
+SORT_CHOICES = tuple(itertools.chain.from_iterable((k, "-" + k) for k in SORTS))
+EMBEDDABLE = ("options", "variants")
+
+
+# ---- storefront reads ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    categories: Sequence[int] = ()
+    product_nos: Sequence[int] = ()
+    brand_nos: Sequence[int] = ()
+    keyword: str | None = None
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    sort: str = "product_no"
+    embed: frozenset[str] = field(default_factory=frozenset)
+
+
+def product_filter(
+    *,
+    category: str | None = None,
+    product_no: str | None = None,
+    brand_no: str | None = None,
+    keyword: str | None = None,
+    price_min: str | None = None,
+    price_max: str | None = None,
+    sort: str | None = None,
+    embed: Iterable[str] = (),
+) -> ProductFilter:
+    """Check a storefront's list filter as it came in the query string."""
+    low = parse_money("price_min", price_min, maximum=MAX_AMOUNT)
+    high = parse_money("price_max", price_max, maximum=MAX_AMOUNT)
+    if low is not None and high is not None and low > high:
+        raise InvalidInput(
+            f"price_min ({low}) must not be above price_max ({high})",
+            field="price_min",
+            price_min=str(low),
+            price_max=str(high),
+        )
+    if keyword is not None:
+        keyword = keyword.strip()
+        if len(keyword) > 100:
+            raise InvalidInput("keyword is at most 100 characters", field="keyword", maximum=100)
+    return ProductFilter(
+        categories=parse_int_list("category", category),
+        product_nos=parse_int_list("product_no", product_no),
+        brand_nos=parse_int_list("brand_no", brand_no),
+        keyword=keyword or None,
+        price_min=low,
+        price_max=high,
+        sort=parse_choice("sort", sort, SORT_CHOICES, "product_no"),
+        embed=frozenset(embed),
+    )
+
+
+def _sold_out_expr() -> Any:
+    in_stock = (
+        select(Variant.variant_no)
+        .where(
+            Variant.product_no == Product.product_no,
+            Variant.quantity > 0,
+            Variant.selling.is_(True),
+            Variant.display.is_(True),
+        )
+        .correlate(Product)
+    )
+    return not_(exists(in_stock)).label("sold_out")
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def _with_descendants(session: AsyncSession, category_nos: Sequence[int]) -> set[int]:
+    rows = (await session.execute(select(Category.category_no, Category.parent_category_no))).all()
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for no, parent in rows:
+        children[parent].append(no)
+    found: set[int] = set()
+    stack = [n for n in category_nos if any(n == r[0] for r in rows)]
+    while stack:
+        no = stack.pop()
+        if no not in found:
+            found.add(no)
+            stack.extend(children.get(no, ()))
+    return found
+
+
+async def _filtered(session: AsyncSession, f: ProductFilter, stmt: Any) -> Any:
+    stmt = stmt.where(Product.display.is_(True), Product.selling.is_(True))
+    if f.categories:
+        wanted = await _with_descendants(session, f.categories)
+        stmt = stmt.where(
+            Product.product_no.in_(
+                select(ProductCategory.product_no).where(ProductCategory.category_no.in_(wanted or [-1]))
+            )
+        )
+    if f.product_nos:
+        stmt = stmt.where(Product.product_no.in_(f.product_nos))
+    if f.brand_nos:
+        stmt = stmt.where(Product.brand_no.in_(f.brand_nos))
+    if f.keyword:
+        pattern = _like(f.keyword)
+        stmt = stmt.where(
+            or_(Product.name.ilike(pattern, escape="\\"), Product.product_code.ilike(pattern, escape="\\"))
+        )
+    if f.price_min is not None:
+        stmt = stmt.where(Product.price >= f.price_min)
+    if f.price_max is not None:
+        stmt = stmt.where(Product.price <= f.price_max)
+    return stmt
+
+
+async def list_shop_products(session: AsyncSession, f: ProductFilter, page: Page) -> list[ShopProductOut]:
+    if page.since_no is not None and f.sort != "product_no":
+        raise InvalidInput(
+            "since_no reads in ascending product_no order; drop sort or use sort=product_no", field="since_no"
+        )
+    stmt = await _filtered(session, f, select(Product, _sold_out_expr()))
+    if page.since_no is not None:
+        stmt = stmt.where(Product.product_no > page.since_no)
+    key = SORTS[f.sort.lstrip("-")]
+    if f.sort.startswith("-"):
+        stmt = stmt.order_by(key.desc(), Product.product_no.desc())
+    else:
+        stmt = stmt.order_by(key.asc(), Product.product_no.asc())
+    stmt = stmt.limit(page.limit).offset(page.offset)
+    rows = (await session.execute(stmt)).all()
+    nos = [p.product_no for p, _ in rows]
+    categories = await _category_links(session, nos)
+    variants = await _shop_variants(session, nos) if "variants" in f.embed else {}
+    return [
+        _shop_product(p, sold_out, categories.get(p.product_no, []), variants.get(p.product_no), f.embed)
+        for p, sold_out in rows
+    ]
+
+
+async def count_shop_products(session: AsyncSession, f: ProductFilter) -> int:
+    stmt = await _filtered(session, f, select(func.count(Product.product_no)))
+    return int(await session.scalar(stmt) or 0)
+
+
+async def get_shop_product(session: AsyncSession, product_no: int) -> ShopProductOut:
+    row = (
+        await session.execute(
+            select(Product, _sold_out_expr()).where(Product.product_no == product_no, Product.display.is_(True))
+        )
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"Product {product_no} does not exist in this mall or is not displayed",
+            more_info={"product_no": product_no},
+        )
+    product, sold_out = row
+    categories = await _category_links(session, [product_no])
+    variants = await _shop_variants(session, [product_no])
+    return _shop_product(
+        product, sold_out, categories.get(product_no, []), variants.get(product_no, []), frozenset(EMBEDDABLE)
+    )
+
+
+async def _category_links(session: AsyncSession, product_nos: Sequence[int]) -> dict[int, list[int]]:
+    if not product_nos:
+        return {}
+    rows = await session.execute(
+        select(ProductCategory.product_no, ProductCategory.category_no)
+        .where(ProductCategory.product_no.in_(product_nos))
+        .order_by(ProductCategory.category_no)
+    )
+    out: dict[int, list[int]] = defaultdict(list)
+    for product_no, category_no in rows:
+        out[product_no].append(category_no)
+    return out
+
+
+async def _shop_variants(session: AsyncSession, product_nos: Sequence[int]) -> dict[int, list[Variant]]:
+    if not product_nos:
+        return {}
+    rows = await session.scalars(
+        select(Variant)
+        .where(Variant.product_no.in_(product_nos), Variant.display.is_(True))
+        .order_by(Variant.variant_no)
+    )
+    out: dict[int, list[Variant]] = defaultdict(list)
+    for v in rows:
+        out[v.product_no].append(v)
+    return out
+
+
+def _shop_product(
+    p: Product, sold_out: bool, categories: list[int], variants: list[Variant] | None, embed: frozenset[str]
+) -> ShopProductOut:
+    return ShopProductOut(
+        product_no=p.product_no,
+        product_code=p.product_code,
+        name=p.name,
+        summary=p.summary,
+        description=p.description,
+        price=p.price,
+        retail_price=p.retail_price,
+        selling=p.selling,
+        sold_out=bool(sold_out),
+        categories=categories,
+        brand_no=p.brand_no,
+        created_date=p.created_at,
+        updated_date=p.updated_at,
+        options=[OptionOut(**o) for o in p.options] if "options" in embed else None,
+        variants=[
+            ShopVariantOut(
+                variant_no=v.variant_no,
+                variant_code=v.variant_code,
+                options=[OptionValueOut(**ov) for ov in v.option_values],
+                additional_amount=v.additional_amount,
+                price=p.price + v.additional_amount,
+                stock_status="in_stock" if v.quantity > 0 and v.selling else "sold_out",
+                selling=v.selling,
+            )
+            for v in variants or ()
+        ]
+        if "variants" in embed
+        else None,
+    )
+
+
+async def list_shop_categories(session: AsyncSession, page: Page) -> list[CategoryOut]:
+    rows = (await session.scalars(select(Category).order_by(Category.display_order, Category.category_no))).all()
+    by_no = {c.category_no: c for c in rows}
+    out: list[CategoryOut] = []
+    for c in rows:
+        path = _path(c, by_no)
+        if not all(node.display for node in path):
+            continue  # a hidden category hides everything below it
+        out.append(
+            CategoryOut(
+                category_no=c.category_no,
+                parent_category_no=c.parent_category_no,
+                name=c.name,
+                depth=len(path),
+                display_order=c.display_order,
+                full_category_no=[n.category_no for n in path],
+                full_category_name=[n.name for n in path],
+            )
+        )
+    if page.since_no is not None:
+        out = sorted((c for c in out if c.category_no > page.since_no), key=lambda c: c.category_no)
+    return out[page.offset : page.offset + page.limit]
+
+
+def _path(c: Category, by_no: dict[int, Category]) -> list[Category]:
+    path = [c]
+    while path[0].parent_category_no is not None and len(path) <= MAX_CATEGORY_DEPTH:
+        parent = by_no.get(path[0].parent_category_no)
+        if parent is None:
+            break
+        path.insert(0, parent)
+    return path
+
+
+# ---- writes --------------------------------------------------------------------------------------
+
+
+async def create_brand(session: AsyncSession, name: str) -> Brand:
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("brand name must be 1 to 100 characters", field="name")
+    if await session.scalar(select(Brand.brand_no).where(Brand.name == name)) is not None:
+        raise Conflict(f"Brand '{name}' already exists in this mall", more_info={"name": name})
+    brand = Brand(name=name)
+    session.add(brand)
+    await session.flush()
+    return brand
+
+
+async def create_category(session: AsyncSession, data: CategoryIn) -> Category:
+    depth = 1
+    if data.parent_category_no is not None:
+        parent = await session.get(Category, data.parent_category_no)
+        if parent is None or parent.mall_id != session.info.get("mall_id"):
+            raise InvalidInput(
+                f"parent category {data.parent_category_no} does not exist in this mall", field="parent_category_no"
+            )
+        by_no = {c.category_no: c for c in (await session.scalars(select(Category))).all()}
+        depth = len(_path(parent, by_no)) + 1
+    if depth > MAX_CATEGORY_DEPTH:
+        raise InvalidInput(
+            f"categories nest at most {MAX_CATEGORY_DEPTH} deep", field="parent_category_no", maximum=MAX_CATEGORY_DEPTH
+        )
+    category = Category(**data.model_dump())
+    session.add(category)
+    await session.flush()
+    return category
+
+
+@dataclass
+class _Planned:
+    row: dict[str, Any]
+    categories: list[int]
+    variants: list[dict[str, Any]]
+
+
+def _plan_variants(data: ProductIn, code: str) -> list[dict[str, Any]]:
+    """The variant rows of one product, checked against its options."""
+    names = [o.name for o in data.options]
+    if len(set(names)) != len(names):
+        raise InvalidInput("option names must be unique within a product", field="options")
+    for o in data.options:
+        if len(set(o.values)) != len(o.values):
+            raise InvalidInput(f"option '{o.name}' lists a value twice", field="options")
+    combos = 1
+    for o in data.options:
+        combos *= len(o.values)
+    if combos > MAX_COMBINATIONS:
+        raise InvalidInput(f"options make {combos} combinations; at most {MAX_COMBINATIONS}", field="options")
+
+    if data.variants is None:
+        wanted = [
+            VariantIn.model_construct(
+                options=dict(zip(names, values, strict=True)),
+                variant_code=None,
+                additional_amount=Decimal("0"),
+                quantity=data.default_quantity,
+                display=True,
+                selling=True,
+            )
+            for values in itertools.product(*(o.values for o in data.options))
+        ]
+    else:
+        wanted = data.variants
+        if not wanted:
+            raise InvalidInput("a product needs at least one variant; omit variants to generate them", field="variants")
+    allowed = {o.name: set(o.values) for o in data.options}
+    seen: set[tuple[str, ...]] = set()
+    rows = []
+    for i, v in enumerate(wanted, start=1):
+        chosen: dict[str, str] = v.options
+        try:
+            key = tuple(chosen[n] for n in names)
+        except KeyError:
+            key = ()
+        if len(chosen) != len(names) or len(key) != len(names):
+            missing = sorted(set(names) - set(chosen))
+            extra = sorted(set(chosen) - set(names))
+            what = "; ".join(
+                filter(None, [missing and f"missing {', '.join(missing)}", extra and f"unknown {', '.join(extra)}"])
+            )
+            raise InvalidInput(
+                f"variant {i} must name one value of every option ({what})", field=f"variants.{i - 1}.options"
+            )
+        for name, value in zip(names, key, strict=True):
+            if value not in allowed[name]:
+                raise InvalidInput(
+                    f"variant {i}: '{value}' is not a value of option '{name}'", field=f"variants.{i - 1}.options"
+                )
+        if key in seen:
+            raise InvalidInput(
+                f"variant {i} repeats the combination {' / '.join(key)}", field=f"variants.{i - 1}.options"
+            )
+        seen.add(key)
+        if v.additional_amount < 0 and data.price + v.additional_amount < 0:
+            raise InvalidInput(
+                f"variant {i}: price plus additional_amount is below zero", field=f"variants.{i - 1}.additional_amount"
+            )
+        rows.append(
+            {
+                "variant_code": v.variant_code or f"{code}-{i:03d}",
+                "option_values": [{"name": n, "value": val} for n, val in zip(names, key, strict=True)],
+                "additional_amount": v.additional_amount,
+                "quantity": v.quantity,
+                "display": v.display,
+                "selling": v.selling,
+            }
+        )
+    return rows
+
+
+async def _existing(session: AsyncSession, column: Any, values: Iterable[Any]) -> set[Any]:
+    values = list(values)
+    found: set[Any] = set()
+    for start in range(0, len(values), 5000):
+        chunk = values[start : start + 5000]
+        found.update(await session.scalars(select(column).where(column.in_(chunk))))
+    return found
+
+
+async def create_products(session: AsyncSession, items: Sequence[ProductIn]) -> list[int]:
+    """Create many products in a few statements; every rule is checked before anything is written."""
+    mall_id = session.info.get("mall_id")
+    if not mall_id or mall_id == "*":
+        raise RuntimeError("create_products needs a session bound to one mall")
+    planned: list[_Planned] = []
+    codes: set[str] = set()
+    now = utcnow()
+    for n, data in enumerate(items):
+        code = data.product_code or f"P{secrets.token_hex(6).upper()}"
+        if code in codes:
+            raise Conflict(f"product_code {code} is given twice", more_info={"product_code": code, "index": n})
+        codes.add(code)
+        planned.append(
+            _Planned(
+                row={
+                    "mall_id": mall_id,
+                    "product_code": code,
+                    "name": data.name,
+                    "summary": data.summary,
+                    "description": data.description,
+                    "price": data.price,
+                    "retail_price": data.retail_price if data.retail_price is not None else data.price,
+                    "display": data.display,
+                    "selling": data.selling,
+                    "brand_no": data.brand_no,
+                    "options": [o.model_dump() for o in data.options],
+                    "created_at": now,
+                    "updated_at": now,
+                },
+                categories=list(dict.fromkeys(data.categories)),
+                variants=_plan_variants(data, code),
+            )
+        )
+    taken = await _existing(session, Product.product_code, codes)
+    if taken:
+        raise Conflict(
+            f"product_code {sorted(taken)[0]} is already used in this mall",
+            more_info={"product_code": sorted(taken)[0]},
+        )
+    variant_codes = [v["variant_code"] for p in planned for v in p.variants]
+    dupes = sorted(c for c, n in Counter(variant_codes).items() if n > 1)
+    if dupes:
+        raise Conflict(f"variant_code {dupes[0]} is given twice", more_info={"variant_code": dupes[0]})
+    taken_v = sorted(await _existing(session, Variant.variant_code, variant_codes))
+    if taken_v:
+        raise Conflict(
+            f"variant_code {taken_v[0]} is already used in this mall", more_info={"variant_code": taken_v[0]}
+        )
+    category_nos = {c for p in planned for c in p.categories}
+    missing = category_nos - await _existing(session, Category.category_no, category_nos)
+    if missing:
+        raise InvalidInput(f"category {sorted(missing)[0]} does not exist in this mall", field="categories")
+    brand_nos = {p.row["brand_no"] for p in planned if p.row["brand_no"] is not None}
+    missing = brand_nos - await _existing(session, Brand.brand_no, brand_nos)
+    if missing:
+        raise InvalidInput(f"brand {sorted(missing)[0]} does not exist in this mall", field="brand_no")
+
+    # the driver's bulk path, then one read of the new numbers by their codes
+    await bulk_insert(session, Product.__table__, [p.row for p in planned])
+    by_code = dict(
+        (
+            await session.execute(
+                select(Product.product_code, Product.product_no).where(Product.product_code.in_(list(codes)))
+            )
+        )
+        .tuples()
+        .all()
+    )
+    nos = [by_code[p.row["product_code"]] for p in planned]
+    links = [
+        {"mall_id": mall_id, "product_no": no, "category_no": c}
+        for no, p in zip(nos, planned, strict=True)
+        for c in p.categories
+    ]
+    if links:
+        await bulk_insert(session, ProductCategory.__table__, links)
+    variants = [
+        {"mall_id": mall_id, "product_no": no, "created_at": now, "updated_at": now, **v}
+        for no, p in zip(nos, planned, strict=True)
+        for v in p.variants
+    ]
+    if variants:
+        await bulk_insert(session, Variant.__table__, variants)
+    return nos
+
+
+async def create_product(session: AsyncSession, data: ProductIn) -> int:
+    return (await create_products(session, [data]))[0]
+
+
+__all__ = [
+    "EMBEDDABLE",
+    "ProductFilter",
+    "count_shop_products",
+    "create_brand",
+    "create_category",
+    "create_product",
+    "create_products",
+    "get_shop_product",
+    "list_shop_categories",
+    "list_shop_products",
+    "product_filter",
+]

@@ -1,0 +1,106 @@
+"""Shop API of the catalog: what a headless storefront reads. Thin: parse, call the service, render."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from openmall.catalog import service
+from openmall.catalog.schemas import (
+    CategoryList,
+    CategoryOut,
+    ShopProductCount,
+    ShopProductList,
+    ShopProductOne,
+    ShopProductOut,
+)
+from openmall.kernel.pagination import PageParams
+from openmall.kernel.params import MAX_INT
+from openmall.kernel.representation import EmbedQuery, FieldsQuery, View
+from openmall.kernel.tenancy import CurrentMall, DbSession
+
+router = APIRouter(prefix="/api/v2/shop", tags=["Shop API: catalog"])
+
+Category = Annotated[
+    str | None, Query(description="Category number(s), comma-separated (OR); includes sub-categories.")
+]
+Keyword = Annotated[str | None, Query(description="Words in the product name or code.")]
+PriceMin = Annotated[str | None, Query(description="Lowest price, a decimal amount.", examples=["10000"])]
+PriceMax = Annotated[str | None, Query(description="Highest price, a decimal amount.", examples=["50000"])]
+Sort = Annotated[str | None, Query(description=f"One of {', '.join(service.SORT_CHOICES)}; '-' sorts descending.")]
+ProductNos = Annotated[str | None, Query(alias="product_no", description="Product number(s), comma-separated.")]
+BrandNos = Annotated[str | None, Query(alias="brand_no", description="Brand number(s), comma-separated.")]
+ProductNo = Annotated[int, Path(ge=1, le=MAX_INT, description="The product's number.")]
+
+
+@router.get("/products", response_model=ShopProductList, summary="List displayed products on sale")
+async def list_products(
+    mall: CurrentMall,
+    session: DbSession,
+    page: PageParams,
+    category: Category = None,
+    keyword: Keyword = None,
+    price_min: PriceMin = None,
+    price_max: PriceMax = None,
+    sort: Sort = None,
+    product_nos: ProductNos = None,
+    brand_nos: BrandNos = None,
+    fields: FieldsQuery = None,
+    embed: EmbedQuery = None,
+) -> JSONResponse:
+    view = View(ShopProductOut, mall, fields, embed, service.EMBEDDABLE)
+    f = service.product_filter(
+        category=category,
+        product_no=product_nos,
+        brand_no=brand_nos,
+        keyword=keyword,
+        price_min=price_min,
+        price_max=price_max,
+        sort=sort,
+        embed=view.embeds,
+    )
+    return view.many("products", await service.list_shop_products(session, f, page))
+
+
+@router.get("/products/count", response_model=ShopProductCount, summary="Count the products a list would show")
+async def count_products(
+    mall: CurrentMall,
+    session: DbSession,
+    category: Category = None,
+    keyword: Keyword = None,
+    price_min: PriceMin = None,
+    price_max: PriceMax = None,
+    product_nos: ProductNos = None,
+    brand_nos: BrandNos = None,
+) -> JSONResponse:
+    f = service.product_filter(
+        category=category,
+        product_no=product_nos,
+        brand_no=brand_nos,
+        keyword=keyword,
+        price_min=price_min,
+        price_max=price_max,
+    )
+    return JSONResponse({"count": await service.count_shop_products(session, f)})
+
+
+@router.get(
+    "/products/{product_no}",
+    response_model=ShopProductOne,
+    summary="One product with its options, variants and stock status",
+)
+async def get_product(
+    mall: CurrentMall, session: DbSession, product_no: ProductNo, fields: FieldsQuery = None
+) -> JSONResponse:
+    view = View(ShopProductOut, mall, fields, None, ())
+    return view.one("product", await service.get_shop_product(session, product_no))
+
+
+@router.get("/categories", response_model=CategoryList, summary="Displayed categories, parents first")
+async def list_categories(
+    mall: CurrentMall, session: DbSession, page: PageParams, fields: FieldsQuery = None
+) -> JSONResponse:
+    view = View(CategoryOut, mall, fields)
+    return view.many("categories", await service.list_shop_categories(session, page))

@@ -1,0 +1,43 @@
+"""Settings, read from environment variables prefixed ``OPENMALL_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENMALL_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./openmall.db",
+        description="SQLAlchemy URL; sqlite+aiosqlite (embedded default) or postgresql+asyncpg.",
+    )
+    base_domain: str = Field(
+        default="localhost",
+        description="Malls are served at {mall_id}.{base_domain}; the bare domain serves the default mall.",
+    )
+    default_mall: str = Field(default="demo", description="The mall that the bare host name serves.")
+    db_pool_size: int = Field(default=10, ge=1, description="Connections per process (PostgreSQL).")
+    mall_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a process caches a mall's settings after reading them."
+    )
+    debug_sql: bool = Field(default=False, description="Log every SQL statement.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain URLs people paste (postgresql://, sqlite:///) and pick the async driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url[len("postgresql://") :]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url

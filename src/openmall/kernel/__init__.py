@@ -1,0 +1,1 @@
+"""What every domain uses: database, tenancy, errors, lists, versions, money and time."""

@@ -1,0 +1,183 @@
+"""Database: the declarative base, column types, engine and one session per request.
+
+Tenancy is enforced here, in one place: every ORM statement run by a session that is bound to a
+mall gets ``WHERE mall_id = :mall`` added for every mall-owned entity it touches (SQLAlchemy's
+``with_loader_criteria``), and every new mall-owned row is stamped with that mall on flush.
+A session bound to no mall refuses to read mall-owned rows at all, unless it was opened
+explicitly for the whole platform (the CLI's maintenance work).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    with_loader_criteria,
+)
+from sqlalchemy.types import TypeDecorator
+
+from openmall.config import normalize_database_url
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ALL_MALLS = "*"  # session.info["mall_id"] for platform-wide maintenance (CLI only)
+
+
+# 64-bit ids on PostgreSQL; SQLite needs plain INTEGER for its rowid primary keys (also 64-bit)
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always hands back an aware datetime (SQLite drops the offset otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class MoneyType(TypeDecorator[Decimal]):
+    """Money as a Decimal in Python, as whole minor units (hundredths) in an integer column.
+
+    Integers are exact on every backend (SQLite has no exact decimal type), compare and sort in SQL,
+    and a value with more than two decimal places is refused rather than rounded.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | int | str | None, dialect: Any) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("money must never be a float")
+        cents = Decimal(value) * 100
+        if cents != cents.to_integral_value():
+            raise ValueError(f"money {value} has more than two decimal places")
+        return int(cents)
+
+    def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return (Decimal(value) / 100).quantize(Decimal("0.01"))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class MallOwned:
+    """Mixin for every row that belongs to a mall; the session scopes these automatically."""
+
+    mall_id: Mapped[str] = mapped_column(String(32), ForeignKey("malls.mall_id", ondelete="CASCADE"), index=True)
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    url = normalize_database_url(url)
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class TenancyError(RuntimeError):
+    """A mall-owned table was queried by a session bound to no mall: a programming error."""
+
+
+def bind_mall(session: AsyncSession | Session, mall_id: str) -> None:
+    session.info["mall_id"] = mall_id
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_to_mall(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return  # the parent statement was already scoped
+    mall_id = state.session.info.get("mall_id")
+    if mall_id == ALL_MALLS:
+        return
+    if mall_id is None:
+        if any(_is_mall_owned(m.entity) for m in state.all_mappers):
+            raise TenancyError("a mall-owned table was queried outside of a mall; call bind_mall() first")
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(MallOwned, lambda cls: cls.mall_id == mall_id, include_aliases=True)
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_mall(session: Session, _ctx: Any, _instances: Any) -> None:
+    mall_id = session.info.get("mall_id")
+    for obj in session.new:
+        if not isinstance(obj, MallOwned):
+            continue
+        if obj.mall_id is None:
+            if mall_id in (None, ALL_MALLS):
+                raise TenancyError(f"new {type(obj).__name__} has no mall")
+            obj.mall_id = mall_id
+        elif mall_id not in (None, ALL_MALLS) and obj.mall_id != mall_id:
+            raise TenancyError(f"new {type(obj).__name__} belongs to mall {obj.mall_id}, not {mall_id}")
+
+
+def _is_mall_owned(entity: Any) -> bool:
+    return isinstance(entity, type) and issubclass(entity, MallOwned)
+
+
+@asynccontextmanager
+async def session_scope(factory: async_sessionmaker[AsyncSession], mall_id: str) -> AsyncIterator[AsyncSession]:
+    """One unit of work for one mall: commits once at the end, rolls back on any error."""
+    async with factory() as session:
+        bind_mall(session, mall_id)
+        try:
+            yield session
+            if session.in_transaction():
+                await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

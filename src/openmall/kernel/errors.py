@@ -1,0 +1,139 @@
+"""Error classes that carry their HTTP status, and the handlers that render the one error format.
+
+Every error leaves the server as ``{"error": {"code": <status>, "message": "...", "more_info": {...}}}``.
+Services raise these classes; nothing else builds an error body.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("openmall.errors")
+
+
+class ApiError(Exception):
+    status_code = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        more_info: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.more_info = more_info or {}
+        self.headers = headers
+
+
+class BadRequest(ApiError):
+    status_code = 400
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+
+
+class Forbidden(ApiError):
+    status_code = 403
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+
+class Conflict(ApiError):
+    status_code = 409
+
+
+class InvalidInput(ApiError):
+    """422: the request was understood but a value breaks a rule."""
+
+    status_code = 422
+
+    def __init__(self, message: str, *, field: str | None = None, **more: Any):
+        info = {"field": field, **more} if field else dict(more)
+        super().__init__(message, more_info=info)
+
+
+def error_body(status: int, message: str, more_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": status, "message": message, "more_info": more_info or {}}}
+
+
+def error_response(
+    status: int, message: str, more_info: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(status, message, more_info), status_code=status, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> tuple[str, str]:
+    where = str(loc[0]) if loc else "request"
+    rest = [str(p) for p in loc[1:]]
+    return where, ".".join(rest) if rest else where
+
+
+def validation_message(exc: RequestValidationError) -> tuple[str, dict[str, Any]]:
+    problems = []
+    for err in exc.errors():
+        where, field = _field_name(tuple(err.get("loc", ())))
+        msg = err.get("msg", "invalid value")
+        problems.append({"field": field, "in": where, "message": msg})
+    first = problems[0] if problems else {"field": "request", "in": "body", "message": "invalid"}
+    if first["in"] == "body" and first["field"] == "body":
+        text = f"Invalid request body: {first['message']}"
+    else:
+        text = f"Invalid {first['in']} parameter '{first['field']}': {first['message']}"
+    if len(problems) > 1:
+        text += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+    return text, {"field": first["field"], "errors": problems}
+
+
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return error_response(exc.status_code, exc.message, exc.more_info, exc.headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    message, info = validation_message(exc)
+    return error_response(422, message, info)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 404:
+        message = f"No such endpoint: {request.method} {request.url.path}"
+        if request.url.path.endswith("/") and request.url.path != "/":
+            message += f" (did you mean {request.url.path.rstrip('/')}?)"
+        return error_response(404, message, {"path": request.url.path}, headers)
+    if exc.status_code == 405:
+        allowed = (headers or {}).get("Allow", "")
+        message = f"Method {request.method} is not allowed on {request.url.path}"
+        if allowed:
+            message += f"; allowed: {allowed}"
+        return error_response(405, message, {"allowed": [m.strip() for m in allowed.split(",") if m]}, headers)
+    detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+    return error_response(exc.status_code, detail, {}, headers)
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    incident = uuid.uuid4().hex[:12]
+    log.exception("unhandled error %s on %s %s", incident, request.method, request.url.path)
+    return error_response(
+        500,
+        "Internal server error; the operator can find it in the server log by its incident id.",
+        {"incident_id": incident},
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)

@@ -1,0 +1,23 @@
+"""Running the Alembic chain from code: ``openmall migrate`` and ``openmall serve`` on first start."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+
+from openmall.config import normalize_database_url
+
+
+def alembic_config(database_url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", "openmall:migrations")
+    cfg.set_main_option("sqlalchemy.url", normalize_database_url(database_url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(database_url), revision)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import re
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from openmall.kernel.timeutil import MallDateTime
+
+MALL_ID = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+RESERVED = frozenset({"www", "api", "admin", "static", "mail", "docs"})
+CURRENCIES = frozenset({"KRW", "USD", "JPY", "EUR", "CNY", "TWD", "VND", "PHP", "GBP"})
+
+
+class MallCreate(BaseModel):
+    mall_id: str = Field(description="Lowercase letters, digits and hyphens; the mall's sub-domain.")
+    name: str = Field(min_length=1, max_length=100)
+    currency: str = "KRW"
+    timezone: str = "Asia/Seoul"
+
+    @field_validator("mall_id")
+    @classmethod
+    def _mall_id(cls, v: str) -> str:
+        if not MALL_ID.match(v):
+            raise ValueError(
+                "mall_id must be 3 to 32 lowercase letters, digits or hyphens, start with a letter "
+                "and not end with a hyphen"
+            )
+        if v in RESERVED:
+            raise ValueError(f"mall_id '{v}' is reserved")
+        return v
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        v = v.upper()
+        if v not in CURRENCIES:
+            raise ValueError(f"currency must be one of {', '.join(sorted(CURRENCIES))}")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        if v not in available_timezones():
+            raise ValueError(f"unknown time zone '{v}' (use an IANA name such as Asia/Seoul)")
+        return v
+
+
+class MallOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    mall_id: str
+    name: str
+    currency: str
+    timezone: str
+    created_at: MallDateTime

@@ -1,0 +1,8 @@
+"""Imports every domain's tables so that the metadata (and Alembic) sees them all."""
+
+from __future__ import annotations
+
+
+def load_all() -> None:
+    import openmall.catalog.models  # noqa: F401
+    import openmall.malls.models  # noqa: F401
