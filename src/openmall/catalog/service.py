@@ -491,15 +491,10 @@ async def create_products(session: AsyncSession, items: Sequence[ProductIn]) -> 
 
     # the driver's bulk path, then one read of the new numbers by their codes
     await bulk_insert(session, Product.__table__, [p.row for p in planned])
-    by_code = dict(
-        (
-            await session.execute(
-                select(Product.product_code, Product.product_no).where(Product.product_code.in_(list(codes)))
-            )
-        )
-        .tuples()
-        .all()
+    found = await session.execute(
+        select(Product.product_code, Product.product_no).where(Product.product_code.in_(list(codes)))
     )
+    by_code: dict[str, int] = {code: no for code, no in found}
     nos = [by_code[p.row["product_code"]] for p in planned]
     links = [
         {"mall_id": mall_id, "product_no": no, "category_no": c}

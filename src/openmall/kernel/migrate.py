@@ -21,3 +21,21 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+async def upgrade_async(database_url: str, revision: str = "head") -> None:
+    """The same upgrade, from inside a running event loop (tests, the app's own tooling)."""
+    from openmall.kernel.db import create_engine
+
+    engine = create_engine(database_url)
+    cfg = alembic_config(database_url)
+
+    def run(connection: object) -> None:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(run)
+    finally:
+        await engine.dispose()

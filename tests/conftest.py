@@ -1,0 +1,179 @@
+"""Test fixtures: the app on a real database, talked to over HTTP (httpx + ASGI).
+
+Every database test runs on SQLite and, when ``OPENMALL_TEST_DATABASE_URL`` names a PostgreSQL
+database, on PostgreSQL too (that database is wiped). Each test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from openmall.app import create_app
+from openmall.catalog import service as catalog
+from openmall.catalog.schemas import CategoryIn, OptionIn, ProductIn, VariantIn
+from openmall.config import Settings, normalize_database_url
+from openmall.kernel.db import Base, create_engine, session_factory, session_scope
+from openmall.kernel.migrate import upgrade_async
+from openmall.malls import service as malls
+from openmall.models import load_all
+
+BASE_DOMAIN = "openmall.test"
+PG_ENV = "OPENMALL_TEST_DATABASE_URL"
+
+load_all()
+
+
+async def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'openmall.db'}"
+    else:
+        raw = os.environ.get(PG_ENV)
+        if not raw:
+            pytest.skip(f"PostgreSQL run skipped: set {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+        url = normalize_database_url(raw)
+        await _reset_postgres(url)
+    await upgrade_async(url)
+    return url
+
+
+@pytest.fixture
+async def app(database_url: str):
+    settings = Settings(database_url=database_url, base_domain=BASE_DOMAIN, default_mall="demo", mall_cache_seconds=0)
+    application = create_app(settings)
+    engine = application.state.engine
+    async with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            await conn.execute(table.delete())
+    yield application
+    await engine.dispose()
+
+
+def host(mall_id: str) -> str:
+    return f"http://{mall_id}.{BASE_DOMAIN}"
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=host("demo")) as c:
+        yield c
+
+
+@dataclass
+class Shop:
+    """A small, known catalog in mall ``demo`` and one product in mall ``other``."""
+
+    tops: int
+    tshirts: int
+    bottoms: int
+    hidden_category: int
+    hidden_child: int
+    white_tee: int  # white only, 19800, two sizes in stock
+    navy_tee: int  # 25000, every variant sold out
+    jeans: int  # 59000 in Bottoms, navy/black x 28/30, one variant sold out
+    hidden: int  # not displayed
+    not_selling: int  # displayed but not on sale
+    other_mall_product: int
+
+
+async def add_mall(app, mall_id: str, name: str | None = None, **kw: str) -> None:
+    async with session_scope(app.state.sessions, "*") as session:
+        await malls.create_mall(session, mall_id, name or mall_id.title(), **kw)
+
+
+@pytest.fixture
+async def shop(app) -> Shop:
+    await add_mall(app, "demo", "Demo Apparel")
+    await add_mall(app, "other", "Other Shop", timezone="America/New_York", currency="USD")
+    async with session_scope(app.state.sessions, "demo") as s:
+        tops = (await catalog.create_category(s, CategoryIn(name="Tops"))).category_no
+        tshirts = (await catalog.create_category(s, CategoryIn(name="T-shirts", parent_category_no=tops))).category_no
+        bottoms = (await catalog.create_category(s, CategoryIn(name="Bottoms", display_order=1))).category_no
+        hidden_cat = (await catalog.create_category(s, CategoryIn(name="Archive", display=False))).category_no
+        hidden_child = (
+            await catalog.create_category(s, CategoryIn(name="2019", parent_category_no=hidden_cat))
+        ).category_no
+        size = OptionIn(name="Size", values=["S", "M"])
+        white_tee = await catalog.create_product(
+            s,
+            ProductIn(
+                name="White Cotton Tee",
+                product_code="TEE-WHITE",
+                price=Decimal("19800"),
+                retail_price=Decimal("25000"),
+                categories=[tshirts],
+                options=[OptionIn(name="Color", values=["white"]), size],
+                default_quantity=5,
+            ),
+        )
+        navy_tee = await catalog.create_product(
+            s,
+            ProductIn(
+                name="Navy Pocket Tee",
+                product_code="TEE-NAVY",
+                price=Decimal("25000"),
+                categories=[tshirts],
+                options=[OptionIn(name="Color", values=["navy"]), size],
+                default_quantity=0,
+            ),
+        )
+        jeans = await catalog.create_product(
+            s,
+            ProductIn(
+                name="Straight Jeans",
+                product_code="JEANS-1",
+                price=Decimal("59000"),
+                categories=[bottoms],
+                options=[OptionIn(name="Color", values=["navy", "black"]), OptionIn(name="Waist", values=["28", "30"])],
+                variants=[
+                    VariantIn(options={"Color": "navy", "Waist": "28"}, quantity=3),
+                    VariantIn(options={"Color": "navy", "Waist": "30"}, quantity=0),
+                    VariantIn(options={"Color": "black", "Waist": "28"}, quantity=1),
+                    VariantIn(
+                        options={"Color": "black", "Waist": "30"}, quantity=7, additional_amount=Decimal("2000.50")
+                    ),
+                ],
+            ),
+        )
+        hidden = await catalog.create_product(
+            s, ProductIn(name="Secret Sample", product_code="HIDDEN-1", price=Decimal("1000"), display=False)
+        )
+        not_selling = await catalog.create_product(
+            s, ProductIn(name="Coming Soon Coat", product_code="COAT-1", price=Decimal("199000"), selling=False)
+        )
+    async with session_scope(app.state.sessions, "other") as s:
+        other = await catalog.create_product(
+            s, ProductIn(name="Other Mall Hoodie", product_code="TEE-WHITE", price=Decimal("45"), default_quantity=2)
+        )
+    return Shop(tops, tshirts, bottoms, hidden_cat, hidden_child, white_tee, navy_tee, jeans, hidden, not_selling, other)
+
+
+def assert_error(response: httpx.Response, status: int, *words: str) -> dict:
+    """The design's error format, the status, and a message that names what went wrong."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    err = body["error"]
+    assert err["code"] == status
+    assert isinstance(err["message"], str) and err["message"]
+    assert isinstance(err["more_info"], dict)
+    for word in words:
+        assert word in err["message"], f"{word!r} not in {err['message']!r}"
+    assert "Traceback" not in response.text
+    return err
