@@ -133,7 +133,7 @@ def mall_list() -> None:
         try:
             async with session_scope(session_factory(engine), "*") as session:
                 for m in await malls.list_malls(session):
-                    console.print(f"{m.mall_id}\t{m.name}\t{m.currency}\t{m.timezone}")
+                    typer.echo(f"{m.mall_id}\t{m.name}\t{m.currency}\t{m.timezone}")
         finally:
             await engine.dispose()
 

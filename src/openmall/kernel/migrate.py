@@ -23,8 +23,9 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
-    """The same upgrade, from inside a running event loop (tests, the app's own tooling)."""
+
+async def run_async(database_url: str, action: str, *args: str) -> None:
+    """Run an Alembic command (``upgrade``, ``downgrade``, ``check``) from inside an event loop."""
     from openmall.kernel.db import create_engine
 
     engine = create_engine(database_url)
@@ -32,10 +33,14 @@ async def upgrade_async(database_url: str, revision: str = "head") -> None:
 
     def run(connection: object) -> None:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
+        getattr(command, action)(cfg, *args)
 
     try:
         async with engine.begin() as conn:
             await conn.run_sync(run)
     finally:
         await engine.dispose()
+
+
+async def upgrade_async(database_url: str, revision: str = "head") -> None:
+    await run_async(database_url, "upgrade", revision)

@@ -1,0 +1,97 @@
+"""The `openmall` command as a newcomer runs it: a fresh folder, no settings, real processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+CLI = [sys.executable, "-m", "openmall.cli"]
+
+
+def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENMALL_")}
+    environment.update(env or {})
+    return subprocess.run([*CLI, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=120)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mall_create_and_list(tmp_path):
+    made = run(tmp_path, "mall", "create", "seoul-shop", "--name", "Seoul Shop", "--timezone", "Asia/Seoul")
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "seoul-shop" in made.stdout
+    assert (tmp_path / "openmall.db").exists()  # the embedded default, created on first use
+    listed = run(tmp_path, "mall", "list")
+    assert "seoul-shop\tSeoul Shop\tKRW\tAsia/Seoul" in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["Bad_ID", "--name", "x"], "mall_id must be"),
+        (["shop", "--name", "x", "--timezone", "Mars/Olympus"], "unknown time zone"),
+        (["shop", "--name", "x", "--currency", "XYZ"], "currency must be one of"),
+    ],
+)
+def test_mall_create_refuses_bad_input(tmp_path, args, message):
+    result = run(tmp_path, "mall", "create", *args)
+    assert result.returncode == 1
+    assert message in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "shop" not in run(tmp_path, "mall", "list").stdout
+
+
+def test_mall_create_twice_is_refused(tmp_path):
+    assert run(tmp_path, "mall", "create", "twice", "--name", "A").returncode == 0
+    again = run(tmp_path, "mall", "create", "twice", "--name", "B")
+    assert again.returncode == 1 and "already exists" in again.stdout
+
+
+def test_demo_data_loads_products_with_bulk_inserts(tmp_path):
+    result = run(tmp_path, "demo-data", "--products", "1500", "--mall", "bulk")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "added 1500 products to mall bulk" in result.stdout
+
+
+def test_serve_first_run_migrates_loads_demo_and_answers(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENMALL_")}
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        response = None
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/v2/shop/products", params={"limit": 5})
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.3)
+        assert response is not None, "server did not start"
+        assert response.status_code == 200
+        assert len(response.json()["products"]) == 5
+        assert response.headers["x-api-version"]
+        other = httpx.get(f"http://127.0.0.1:{port}/api/v2/shop/products", headers={"Host": "nope.localhost"})
+        assert other.status_code == 404 and "nope" in other.json()["error"]["message"]
+        docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json")
+        assert "/api/v2/shop/products/{product_no}" in docs.json()["paths"]
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=20)
+    assert f"http://localhost:{port}/docs" in output
+    assert (tmp_path / "openmall.db").exists()
