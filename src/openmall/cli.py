@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 mall_app = typer.Typer(help="Create and list malls.", no_args_is_help=True)
 app.add_typer(mall_app, name="mall")
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def _fail(message: str) -> None:

@@ -60,7 +60,8 @@ class ApiVersionMiddleware:
         else:
             message = f"X-Api-Version must be a date such as {LATEST}; got '{asked}'"
         body = json.dumps(
-            error_body(400, message, {"requested": asked, "supported": list(VERSIONS), "latest": LATEST})
+            error_body(400, message, {"requested": asked, "supported": list(VERSIONS), "latest": LATEST}),
+            separators=(",", ":"),
         ).encode()
         await send(
             {
