@@ -19,7 +19,7 @@ from openmall.app import create_app
 from openmall.catalog import service as catalog
 from openmall.catalog.schemas import CategoryIn, OptionIn, ProductIn, VariantIn
 from openmall.config import Settings, normalize_database_url
-from openmall.kernel.db import Base, create_engine, session_factory, session_scope
+from openmall.kernel.db import Base, create_engine, session_scope
 from openmall.kernel.migrate import upgrade_async
 from openmall.malls import service as malls
 from openmall.models import load_all
@@ -161,7 +161,9 @@ async def shop(app) -> Shop:
         other = await catalog.create_product(
             s, ProductIn(name="Other Mall Hoodie", product_code="TEE-WHITE", price=Decimal("45"), default_quantity=2)
         )
-    return Shop(tops, tshirts, bottoms, hidden_cat, hidden_child, white_tee, navy_tee, jeans, hidden, not_selling, other)
+    return Shop(
+        tops, tshirts, bottoms, hidden_cat, hidden_child, white_tee, navy_tee, jeans, hidden, not_selling, other
+    )
 
 
 def assert_error(response: httpx.Response, status: int, *words: str) -> dict:

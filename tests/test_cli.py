@@ -68,7 +68,11 @@ def test_serve_first_run_migrates_loads_demo_and_answers(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENMALL_")}
     proc = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [*CLI, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     try:

@@ -153,7 +153,9 @@ async def test_categories_nest_at_most_four_deep(mall):
     async with session_scope(mall.state.sessions, "demo") as s:
         parent = None
         for depth in range(4):
-            parent = (await catalog.create_category(s, CategoryIn(name=f"L{depth}", parent_category_no=parent))).category_no
+            parent = (
+                await catalog.create_category(s, CategoryIn(name=f"L{depth}", parent_category_no=parent))
+            ).category_no
         with pytest.raises(InvalidInput, match="at most 4"):
             await catalog.create_category(s, CategoryIn(name="L4", parent_category_no=parent))
 

@@ -239,7 +239,8 @@ async def _shop_variants(session: AsyncSession, product_nos: Sequence[int]) -> d
 def _shop_product(
     p: Product, sold_out: bool, categories: list[int], variants: list[Variant] | None, embed: frozenset[str]
 ) -> ShopProductOut:
-    return ShopProductOut(
+    # model_construct: the values come from our own rows, already typed; no need to validate them again
+    return ShopProductOut.model_construct(
         product_no=p.product_no,
         product_code=p.product_code,
         name=p.name,
@@ -253,12 +254,12 @@ def _shop_product(
         brand_no=p.brand_no,
         created_date=p.created_at,
         updated_date=p.updated_at,
-        options=[OptionOut(**o) for o in p.options] if "options" in embed else None,
+        options=[OptionOut.model_construct(**o) for o in p.options] if "options" in embed else None,
         variants=[
-            ShopVariantOut(
+            ShopVariantOut.model_construct(
                 variant_no=v.variant_no,
                 variant_code=v.variant_code,
-                options=[OptionValueOut(**ov) for ov in v.option_values],
+                options=[OptionValueOut.model_construct(**ov) for ov in v.option_values],
                 additional_amount=v.additional_amount,
                 price=p.price + v.additional_amount,
                 stock_status="in_stock" if v.quantity > 0 and v.selling else "sold_out",

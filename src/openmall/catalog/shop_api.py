@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from openmall.catalog import service
 from openmall.catalog.schemas import (
@@ -49,7 +49,7 @@ async def list_products(
     brand_nos: BrandNos = None,
     fields: FieldsQuery = None,
     embed: EmbedQuery = None,
-) -> JSONResponse:
+) -> Response:
     view = View(ShopProductOut, mall, fields, embed, service.EMBEDDABLE)
     f = service.product_filter(
         category=category,
@@ -74,7 +74,7 @@ async def count_products(
     price_max: PriceMax = None,
     product_nos: ProductNos = None,
     brand_nos: BrandNos = None,
-) -> JSONResponse:
+) -> Response:
     f = service.product_filter(
         category=category,
         product_no=product_nos,
@@ -93,7 +93,7 @@ async def count_products(
 )
 async def get_product(
     mall: CurrentMall, session: DbSession, product_no: ProductNo, fields: FieldsQuery = None
-) -> JSONResponse:
+) -> Response:
     view = View(ShopProductOut, mall, fields, None, ())
     return view.one("product", await service.get_shop_product(session, product_no))
 
@@ -101,6 +101,6 @@ async def get_product(
 @router.get("/categories", response_model=CategoryList, summary="Displayed categories, parents first")
 async def list_categories(
     mall: CurrentMall, session: DbSession, page: PageParams, fields: FieldsQuery = None
-) -> JSONResponse:
+) -> Response:
     view = View(CategoryOut, mall, fields)
     return view.many("categories", await service.list_shop_categories(session, page))

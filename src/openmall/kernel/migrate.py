@@ -23,7 +23,6 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-
 async def run_async(database_url: str, action: str, *args: str) -> None:
     """Run an Alembic command (``upgrade``, ``downgrade``, ``check``) from inside an event loop."""
     from openmall.kernel.db import create_engine

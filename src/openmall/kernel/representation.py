@@ -4,11 +4,12 @@ money as strings and times in the mall's zone, all in one place for every router
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Query
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi.responses import Response
+from pydantic import BaseModel, TypeAdapter
 
 from openmall.kernel.errors import InvalidInput
 from openmall.malls.service import MallInfo
@@ -59,12 +60,26 @@ class View:
         self.include = include
         self.context = {"timezone": mall.timezone, "currency": mall.currency}
 
-    def dump(self, obj: Any) -> dict[str, Any]:
-        model = obj if isinstance(obj, BaseModel) else self.schema.model_validate(obj)
-        return model.model_dump(mode="json", include=self.include, context=self.context)
+    def _models(self, objs: Iterable[Any]) -> list[BaseModel]:
+        return [o if isinstance(o, BaseModel) else self.schema.model_validate(o) for o in objs]
 
-    def one(self, key: str, obj: Any) -> JSONResponse:
-        return JSONResponse({key: self.dump(obj)})
+    def one(self, key: str, obj: Any) -> Response:
+        (model,) = self._models([obj])
+        body = model.__pydantic_serializer__.to_json(model, include=self.include, context=self.context)
+        return _wrapped(key, body)
 
-    def many(self, key: str, objs: Iterable[Any], **extra: Any) -> JSONResponse:
-        return JSONResponse({key: [self.dump(o) for o in objs], **extra})
+    def many(self, key: str, objs: Iterable[Any]) -> Response:
+        body = _list_adapter(self.schema).dump_json(
+            self._models(objs), include={"__all__": self.include}, context=self.context
+        )
+        return _wrapped(key, body)
+
+
+def _wrapped(key: str, body: bytes) -> Response:
+    """``{"key": <body>}`` without decoding and re-encoding what pydantic-core already wrote."""
+    return Response(b'{"' + key.encode() + b'":' + body + b"}", media_type="application/json")
+
+
+@lru_cache(maxsize=64)
+def _list_adapter(schema: type[BaseModel]) -> TypeAdapter[list[Any]]:
+    return TypeAdapter(list[schema])  # type: ignore[valid-type]
