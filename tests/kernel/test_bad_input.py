@@ -30,9 +30,13 @@ async def snapshot(client) -> dict[str, Any]:
 
 
 def case(path: str, params: dict[str, str] | None, status: int, *words: str, field: str | None = None, **kw: Any):
+    def short(text: str) -> str:
+        return text if len(text) <= 40 else f"{text[:20]}...({len(text)} chars)"
+
+    shown = " ".join(f"{k}={short(str(v))}" for k, v in (params or {}).items())
     return pytest.param(
         {"path": path, "params": params or {}, "status": status, "words": words, "field": field, **kw},
-        id=f"{kw.get('method', 'GET')} {path} {params or ''} {kw.get('headers', '')}".strip(),
+        id=f"{kw.get('method', 'GET')} {short(path)} {shown} {kw.get('headers', '')}".strip(),
     )
 
 

@@ -34,7 +34,7 @@ from openmall.kernel.db import utcnow
 from openmall.kernel.errors import Conflict, InvalidInput, NotFound
 from openmall.kernel.money import MAX_AMOUNT
 from openmall.kernel.pagination import Page
-from openmall.kernel.params import parse_choice, parse_int_list, parse_money
+from openmall.kernel.params import parse_choice, parse_int_list, parse_money, parse_text
 
 MAX_CATEGORY_DEPTH = 4
 MAX_COMBINATIONS = 1000
@@ -85,15 +85,11 @@ def product_filter(
             price_min=str(low),
             price_max=str(high),
         )
-    if keyword is not None:
-        keyword = keyword.strip()
-        if len(keyword) > 100:
-            raise InvalidInput("keyword is at most 100 characters", field="keyword", maximum=100)
     return ProductFilter(
         categories=parse_int_list("category", category),
         product_nos=parse_int_list("product_no", product_no),
         brand_nos=parse_int_list("brand_no", brand_no),
-        keyword=keyword or None,
+        keyword=parse_text("keyword", keyword, max_length=100),
         price_min=low,
         price_max=high,
         sort=parse_choice("sort", sort, SORT_CHOICES, "product_no"),

@@ -25,6 +25,7 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeDecorator
 
 from openmall.config import normalize_database_url
@@ -143,7 +144,7 @@ def _scope_to_mall(state: ORMExecuteState) -> None:
     if mall_id == ALL_MALLS:
         return
     if mall_id is None:
-        if any(_is_mall_owned(m.entity) for m in state.all_mappers):
+        if any(_is_mall_owned(m.entity) for m in state.all_mappers) or _names_mall_owned_table(state.statement):
             raise TenancyError("a mall-owned table was queried outside of a mall; call bind_mall() first")
         return
     state.statement = state.statement.options(
@@ -167,6 +168,12 @@ def _stamp_mall(session: Session, _ctx: Any, _instances: Any) -> None:
 
 def _is_mall_owned(entity: Any) -> bool:
     return isinstance(entity, type) and issubclass(entity, MallOwned)
+
+
+def _names_mall_owned_table(statement: Any) -> bool:
+    """Tables named only in FROM (``select(func.count()).select_from(Product)``) have no mapper entity."""
+    owned = {m.local_table for m in Base.registry.mappers if _is_mall_owned(m.class_)}
+    return any(t in owned for t in find_tables(statement, include_joins=True, include_selects=True))
 
 
 @asynccontextmanager

@@ -87,6 +87,11 @@ def validation_message(exc: RequestValidationError) -> tuple[str, dict[str, Any]
         msg = err.get("msg", "invalid value")
         problems.append({"field": field, "in": where, "message": msg})
     first = problems[0] if problems else {"field": "request", "in": "body", "message": "invalid"}
+    raw = exc.errors()[0] if exc.errors() else {}
+    if raw.get("type") == "json_invalid":
+        where = raw.get("loc", ("body", "?"))[-1]
+        detail = (raw.get("ctx") or {}).get("error", "JSON decode error")
+        return f"Request body is not valid JSON ({detail} at character {where})", {"field": "body", "errors": problems}
     if first["in"] == "body" and first["field"] == "body":
         text = f"Invalid request body: {first['message']}"
     else:
@@ -125,10 +130,13 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     incident = uuid.uuid4().hex[:12]
     log.exception("unhandled error %s on %s %s", incident, request.method, request.url.path)
+    # this handler runs outside every other middleware, so it names the API version itself
+    version = request.scope.get("state", {}).get("api_version")
     return error_response(
         500,
         "Internal server error; the operator can find it in the server log by its incident id.",
         {"incident_id": incident},
+        {"X-Api-Version": version} if version else None,
     )
 
 

@@ -6,18 +6,21 @@ a comma list in a filter means OR (``?category=3,7``).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from openmall.kernel.errors import InvalidInput
 
 MAX_INT = 2**63 - 1
+_INT = re.compile(r"^-?[0-9]+$")  # ASCII digits only: str.isdigit() also accepts "²"
 
 
 def parse_int(name: str, raw: str | None, *, default: int | None, low: int, high: int, hint: str) -> int | None:
     if raw is None or raw == "":
         return default
     text = raw.strip()
-    if not (text.lstrip("-").isdigit() and len(text) <= 20):
+    if not (_INT.match(text) and len(text) <= 20):
         raise InvalidInput(f"{name} must be {hint}; got '{raw}'", field=name, minimum=low, maximum=high)
     value = int(text)
     if value < low or value > high:
@@ -32,6 +35,8 @@ def parse_int_list(name: str, raw: str | None, *, max_items: int = 100) -> list[
     if len(parts) > max_items:
         raise InvalidInput(f"{name} takes at most {max_items} comma-separated values", field=name, maximum=max_items)
     hint = "a positive integer or a comma-separated list of them"
+    if any(p == "" for p in parts):
+        raise InvalidInput(f"{name} must be {hint}; got '{raw}' (an empty item)", field=name)
     return [parse_int(name, p, default=None, low=1, high=MAX_INT, hint=hint) or 0 for p in parts]
 
 
@@ -61,3 +66,17 @@ def parse_choice(name: str, raw: str | None, choices: tuple[str, ...], default: 
             f"{name} must be one of {', '.join(choices)}; got '{raw}'", field=name, allowed=list(choices)
         )
     return raw
+
+
+def parse_text(name: str, raw: str | None, *, max_length: int) -> str | None:
+    """Free text from a query string: trimmed, bounded, and free of control characters (NUL and the like)."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if len(text) > max_length:
+        raise InvalidInput(
+            f"{name} is at most {max_length} characters; got {len(text)}", field=name, maximum=max_length
+        )
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise InvalidInput(f"{name} must not contain control characters", field=name)
+    return text or None
