@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -46,6 +47,10 @@ CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 class BenchError(Exception):
     """The benchmark itself could not run (as opposed to a goal being missed)."""
+
+
+class ResponseError(BenchError):
+    """The server under test answered something other than a 200."""
 
 
 # --------------------------------------------------------------------------- database
@@ -93,33 +98,48 @@ async def _drop_database(url: str) -> None:
         await conn.close()
 
 
-async def _vacuum_analyze(url: str) -> None:
-    """What autovacuum would have done by the time a real shop serves traffic: fresh planner statistics."""
+async def _settle_database(url: str, analyze: bool) -> None:
+    """VACUUM ANALYZE (unless told not to) and CHECKPOINT, so that a measurement starts from a steady state.
+
+    ANALYZE is what autovacuum would have done by the time a real shop serves traffic; the loader
+    does not run it, and this PostgreSQL runs with autovacuum off. CHECKPOINT flushes the load now
+    rather than during a measurement.
+    """
     import asyncpg
 
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=10)
     try:
-        await conn.execute("VACUUM ANALYZE")
+        if analyze:
+            await conn.execute("VACUUM ANALYZE")
+        await conn.execute("CHECKPOINT")
     finally:
         await conn.close()
 
 
 def postgres_cpu_seconds() -> float | None:
-    """User + system CPU time of every local ``postgres`` process (Linux /proc), or None."""
-    total = 0
-    seen = False
+    """CPU time (user + system) of the local PostgreSQL server (Linux /proc), or None.
+
+    Live ``postgres`` processes count their own time; the postmaster also counts the time of the
+    backends that have exited (its cutime/cstime), since the pool opens and closes connections.
+    """
+    procs: dict[int, tuple[int, list[str]]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
         except OSError:
             continue
         comm_end = text.rfind(")")
-        if text[text.find("(") + 1 : comm_end] != "postgres":
-            continue
-        fields = text[comm_end + 1 :].split()
+        if text[text.find("(") + 1 : comm_end] == "postgres":
+            fields = text[comm_end + 1 :].split()
+            procs[int(stat.parent.name)] = (int(fields[1]), fields)
+    if not procs:
+        return None
+    total = 0
+    for ppid, fields in procs.values():
         total += int(fields[11]) + int(fields[12])
-        seen = True
-    return total / CLK_TCK if seen else None
+        if ppid not in procs:  # the postmaster: add its reaped children
+            total += int(fields[13]) + int(fields[14])
+    return total / CLK_TCK
 
 
 def _app_env(db_url: str) -> dict[str, str]:
@@ -134,7 +154,9 @@ def load_data(db_url: str, products: int) -> float:
     cmd = [sys.executable, "-m", "openmall.cli", "demo-data", "--products", str(products)]
     done = subprocess.run(cmd, env=_app_env(db_url), capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
-        raise BenchError(f"`openmall demo-data` failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-4000:]}")
+        raise BenchError(
+            f"`openmall demo-data` failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-4000:]}"
+        )
     return time.perf_counter() - started
 
 
@@ -185,6 +207,16 @@ class Server:
             self.proc.wait(timeout=5)
 
 
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    """Linux: have the kernel SIGTERM the server if this benchmark is killed without cleaning up."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort; the finally in main() is the primary cleanup
+        pass
+
+
 def start_server(name: str, app: str, env: dict[str, str], log_dir: Path, *extra: str) -> Server:
     port = _free_port()
     log = log_dir / f"{name}.log"
@@ -195,8 +227,9 @@ def start_server(name: str, app: str, env: dict[str, str], log_dir: Path, *extra
     ]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            cmd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            cmd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )  # fmt: skip
     return Server(name, port, proc, log)
 
 
@@ -214,7 +247,9 @@ async def wait_ready(server: Server, path: str, timeout: float = 60.0) -> None:
         except OSError as exc:
             last = str(exc) or type(exc).__name__
         await asyncio.sleep(0.1)
-    raise BenchError(f"{server.name} server did not answer 200 on {path} within {timeout:.0f} s ({last}):\n{server.log_tail()}")
+    raise BenchError(
+        f"{server.name} server did not answer 200 on {path} within {timeout:.0f} s ({last}):\n{server.log_tail()}"
+    )
 
 
 # --------------------------------------------------------------------------- HTTP/1.1 client
@@ -305,76 +340,105 @@ class Result:
             self.error_samples.append(text)
 
 
-async def drive(name: str, port: int, paths: list[str], connections: int, seconds: float, max_requests: int) -> Result:
-    """Keep `connections` keep-alive connections busy for `seconds`; requests cycle through `paths`."""
+CpuProbe = Callable[[], tuple[float | None, float | None]]
+
+
+async def drive(
+    name: str,
+    port: int,
+    paths: list[str],
+    connections: int,
+    seconds: float,
+    max_requests: int,
+    probe: CpuProbe | None = None,
+) -> Result:
+    """Keep `connections` keep-alive connections busy for `seconds`; requests cycle through `paths`.
+
+    The window is exact: when it closes, CPU counters are read (`probe`) and requests still in
+    flight are abandoned (neither counted nor waited for).
+    """
     requests = [_request(port, p) for p in paths]
     result = Result(name)
     latencies = result.latencies_ns
     counter = 0
     clock = time.perf_counter_ns
-    deadline = clock() + int(seconds * 1e9)
     issued = 0
 
     async def connection() -> None:
         nonlocal counter, issued
         reader = writer = None
-        while clock() < deadline and issued < max_requests:
-            if writer is None:
+        try:
+            while clock() < deadline and issued < max_requests:
+                if writer is None:
+                    try:
+                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    except OSError as exc:
+                        result.note_error(f"connect: {exc}")
+                        await asyncio.sleep(0.05)
+                        continue
+                req = requests[counter % len(requests)]
+                counter += 1
+                issued += 1
+                t0 = clock()
                 try:
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                except OSError as exc:
-                    result.note_error(f"connect: {exc}")
-                    await asyncio.sleep(0.05)
+                    writer.write(req)
+                    status, body, keep_alive = await _read_response(reader)
+                except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError) as exc:
+                    result.note_error(f"{type(exc).__name__}: {exc}")
+                    writer.close()
+                    reader = writer = None
                     continue
-            req = requests[counter % len(requests)]
-            counter += 1
-            issued += 1
-            t0 = clock()
-            try:
-                writer.write(req)
-                status, body, keep_alive = await _read_response(reader)
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError) as exc:
-                result.note_error(f"{type(exc).__name__}: {exc}")
+                t1 = clock()
+                if t1 > deadline:
+                    break  # finished after the window closed: not counted
+                if status == 200:
+                    latencies.append(t1 - t0)
+                else:
+                    result.note_error(f"HTTP {status}: {body[:200]!r}")
+                if not keep_alive:
+                    writer.close()
+                    reader = writer = None
+        finally:
+            if writer is not None:
                 writer.close()
-                reader = writer = None
-                continue
-            t1 = clock()
-            if t1 > deadline:
-                break  # finished after the window closed: not counted
-            if status == 200:
-                latencies.append(t1 - t0)
-            else:
-                result.note_error(f"HTTP {status}: {body[:200]!r}")
-            if not keep_alive:
-                writer.close()
-                reader = writer = None
-        if writer is not None:
-            writer.close()
 
+    before = probe() if probe else (None, None)
     cpu0 = time.process_time()
     t_start = clock()
-    await asyncio.gather(*(connection() for _ in range(connections)))
-    result.seconds = min(clock(), deadline) / 1e9 - t_start / 1e9
+    deadline = t_start + int(seconds * 1e9)
+    tasks = [asyncio.ensure_future(connection()) for _ in range(connections)]
+    await asyncio.wait(tasks, timeout=seconds)  # returns early only if max_requests ran out
+    t_end = min(clock(), deadline)
     result.client_cpu = time.process_time() - cpu0
+    after = probe() if probe else (None, None)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+    result.seconds = (t_end - t_start) / 1e9
+    if result.seconds > 0:
+        result.client_cpu /= result.seconds
+        if before[0] is not None and after[0] is not None:
+            result.server_cpu = (after[0] - before[0]) / result.seconds
+        if before[1] is not None and after[1] is not None:
+            result.db_cpu = (after[1] - before[1]) / result.seconds
     return result
 
 
-async def measure(
-    server: Server, name: str, paths: list[str], args: argparse.Namespace
-) -> Result:
+async def measure(server: Server, name: str, paths: list[str], args: argparse.Namespace) -> Result:
     if args.warmup > 0:
         warm = await drive(name, server.port, paths, args.connections, args.warmup, MAX_REQUESTS_PER_TARGET)
         if warm.errors:
-            raise BenchError(f"{name}: {warm.errors} errors during warm-up, e.g. {warm.error_samples}")
-    cpu0, db0 = server.cpu_seconds(), postgres_cpu_seconds()
-    result = await drive(name, server.port, paths, args.connections, args.duration, MAX_REQUESTS_PER_TARGET)
-    cpu1, db1 = server.cpu_seconds(), postgres_cpu_seconds()
-    if cpu0 is not None and cpu1 is not None and result.seconds:
-        result.server_cpu = (cpu1 - cpu0) / result.seconds
-    if db0 is not None and db1 is not None and result.seconds:
-        result.db_cpu = (db1 - db0) / result.seconds
-    result.client_cpu = result.client_cpu / result.seconds if result.seconds else 0.0
-    return result
+            raise ResponseError(f"{name}: {warm.errors} errors during warm-up, e.g. {warm.error_samples}")
+    return await drive(
+        name,
+        server.port,
+        paths,
+        args.connections,
+        args.duration,
+        MAX_REQUESTS_PER_TARGET,
+        probe=lambda: (server.cpu_seconds(), postgres_cpu_seconds()),
+    )
 
 
 # --------------------------------------------------------------------------- the run
@@ -418,13 +482,17 @@ def _pct(x: float | None) -> str:
 
 
 def report(results: list[Result], labels: dict[str, str]) -> None:
-    header = f"{'target':<34} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'app CPU':>7} {'pg CPU':>7} {'gen CPU':>7}"
+    header = (
+        f"{'target':<34} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+        f" {'app CPU':>7} {'pg CPU':>7} {'gen CPU':>7}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         print(
             f"{labels[r.name]:<34} {r.requests:>9} {r.rps:>9.0f} {r.percentile_ms(50):>8.2f} "
-            f"{r.percentile_ms(99):>8.2f} {r.errors:>6} {_pct(r.server_cpu):>7} {_pct(r.db_cpu):>7} {_pct(r.client_cpu):>7}"
+            f"{r.percentile_ms(99):>8.2f} {r.errors:>6} "
+            f"{_pct(r.server_cpu):>7} {_pct(r.db_cpu):>7} {_pct(r.client_cpu):>7}"
         )
     by = {r.name: r for r in results}
     bare = by["bare"].rps
@@ -441,11 +509,9 @@ async def run(args: argparse.Namespace, servers: list[Server], log_dir: Path) ->
         print(f"database: recreating {db_url} and loading {args.products:,} products …", flush=True)
         await _recreate_database(db_url)
         took = await asyncio.to_thread(load_data, db_url, args.products)
-        analyzed = ""
-        if not args.no_analyze:
-            await _vacuum_analyze(db_url)
-            analyzed = ", then VACUUM ANALYZE"
-        print(f"          loaded in {took:.1f} s{analyzed}", flush=True)
+        await _settle_database(db_url, analyze=not args.no_analyze)
+        settled = "CHECKPOINT (no ANALYZE)" if args.no_analyze else "VACUUM ANALYZE + CHECKPOINT"
+        print(f"          loaded in {took:.1f} s, then {settled}", flush=True)
     else:
         print(f"database: reusing {db_url}", flush=True)
 
@@ -507,14 +573,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections (default 32)")
     p.add_argument("--products", type=int, default=10_000, help="products in the demo mall (default 10000)")
     p.add_argument(
-        "--detail-products", type=int, default=1000, help="displayed products the detail test rotates over (default 1000)"
+        "--detail-products",
+        type=int,
+        default=1000,
+        help="displayed products the detail test rotates over (default 1000)",
     )
-    p.add_argument("--db-url", default=DEFAULT_DB_URL, help=f"bench database, dropped and recreated (default {DEFAULT_DB_URL})")
+    p.add_argument(
+        "--db-url", default=DEFAULT_DB_URL, help=f"bench database, dropped and recreated (default {DEFAULT_DB_URL})"
+    )
     p.add_argument("--reuse-db", action="store_true", help="keep the database as it is: skip drop, create and load")
     p.add_argument(
         "--no-analyze",
         action="store_true",
-        help="skip the VACUUM ANALYZE after loading (measure a freshly bulk-loaded database without planner statistics)",
+        help="skip the VACUUM ANALYZE after loading (measure a freshly loaded database without planner statistics)",
     )
     p.add_argument("--drop-db", action="store_true", help="drop the bench database at the end")
     args = p.parse_args(argv)
@@ -533,7 +604,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    _split_db_url(args.db_url)  # validate early
+    try:
+        _split_db_url(args.db_url)  # validate before touching anything
+    except BenchError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 2
 
     def on_term(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # unwinds into the finally below, which stops the servers
@@ -554,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
             return runner(run(args, servers, Path(tmp)))
         except BenchError as exc:
             print(f"\nbenchmark failed: {exc}", file=sys.stderr)
-            return 2
+            return 1 if isinstance(exc, ResponseError) else 2
         except KeyboardInterrupt:
             print("\ninterrupted", file=sys.stderr)
             return 130
