@@ -54,7 +54,13 @@ async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.
 
 @pytest.fixture
 async def app(database_url: str):
-    settings = Settings(database_url=database_url, base_domain=BASE_DOMAIN, default_mall="demo", mall_cache_seconds=0)
+    settings = Settings(
+        database_url=database_url,
+        base_domain=BASE_DOMAIN,
+        default_mall="demo",
+        mall_cache_seconds=0,
+        shop_cache_seconds=0,  # tests read what they just wrote; test_cache.py turns it on
+    )
     application = create_app(settings)
     engine = application.state.engine
     async with engine.begin() as conn:

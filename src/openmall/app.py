@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse
 from openmall import __version__
 from openmall.catalog import shop_api as catalog_shop
 from openmall.config import Settings, get_settings
-from openmall.kernel.db import create_engine, session_factory
+from openmall.kernel.cache import ResponseCache, SharedCacheMiddleware
+from openmall.kernel.db import create_engine, read_session_factory, session_factory
 from openmall.kernel.errors import install_error_handlers
 from openmall.kernel.versioning import LATEST, ApiVersionMiddleware
 from openmall.malls.service import MallCache
@@ -43,9 +44,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.read_sessions = read_session_factory(engine)
+    app.state.response_cache = ResponseCache(settings.shop_cache_seconds)
     app.state.mall_cache = MallCache(settings.mall_cache_seconds)
 
     install_error_handlers(app)
+    # added last = outermost: versions are checked before the cache, so an unknown version is never served
+    app.add_middleware(SharedCacheMiddleware, cache=app.state.response_cache, prefix="/api/v2/shop/")
     app.add_middleware(ApiVersionMiddleware)
     app.include_router(catalog_shop.router)
 

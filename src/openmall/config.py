@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     mall_cache_seconds: float = Field(
         default=5.0, ge=0, description="How long a process caches a mall's settings after reading them."
     )
+    shop_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a process may serve the same public Shop API read (catalog) again; 0 disables.",
+    )
     debug_sql: bool = Field(default=False, description="Log every SQL statement.")
 
 

@@ -193,6 +193,7 @@ async def load_catalog(
         made += len(await catalog.create_products(session, batch))
         if progress:
             progress(len(batch))
+    await catalog.refresh_statistics(session)
     return made
 
 

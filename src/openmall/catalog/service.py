@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, func, not_, or_, select
+from sqlalchemy import String, bindparam, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.catalog.models import Brand, Category, Product, ProductCategory, Variant
@@ -29,7 +29,7 @@ from openmall.catalog.schemas import (
     ShopVariantOut,
     VariantIn,
 )
-from openmall.kernel.bulk import bulk_insert
+from openmall.kernel.bulk import analyze, bulk_insert
 from openmall.kernel.db import utcnow
 from openmall.kernel.errors import Conflict, InvalidInput, NotFound
 from openmall.kernel.money import MAX_AMOUNT
@@ -97,18 +97,34 @@ def product_filter(
     )
 
 
-def _sold_out_expr() -> Any:
-    in_stock = (
-        select(Variant.variant_no)
-        .where(
-            Variant.product_no == Product.product_no,
-            Variant.quantity > 0,
-            Variant.selling.is_(True),
-            Variant.display.is_(True),
-        )
+# Hot reads select columns, not entities: plain rows skip the identity map and object loading.
+PRODUCT_COLUMNS = (
+    Product.product_no, Product.product_code, Product.name, Product.summary, Product.description, Product.price,
+    Product.retail_price, Product.selling, Product.brand_no, Product.created_at, Product.updated_at, Product.options,
+)  # fmt: skip
+VARIANT_COLUMNS = (
+    Variant.variant_no, Variant.product_no, Variant.variant_code, Variant.option_values, Variant.additional_amount,
+    Variant.quantity, Variant.selling,
+)  # fmt: skip
+
+
+def _category_list() -> Any:
+    """The product's category numbers as "3,7", in the same query (saves a round trip per read)."""
+    return (
+        select(func.aggregate_strings(cast(ProductCategory.category_no, String), ","))
+        .where(ProductCategory.product_no == Product.product_no)
         .correlate(Product)
+        .scalar_subquery()
+        .label("category_list")
     )
-    return not_(exists(in_stock)).label("sold_out")
+
+
+def _categories_of(row: Any) -> list[int]:
+    return sorted(int(c) for c in row.category_list.split(",")) if row.category_list else []
+
+
+def _in_stock(quantity: int, selling: bool) -> bool:
+    return quantity > 0 and selling
 
 
 def _like(term: str) -> str:
@@ -161,7 +177,7 @@ async def list_shop_products(session: AsyncSession, f: ProductFilter, page: Page
         raise InvalidInput(
             "since_no reads in ascending product_no order; drop sort or use sort=product_no", field="since_no"
         )
-    stmt = await _filtered(session, f, select(Product, _sold_out_expr()))
+    stmt = await _filtered(session, f, select(*PRODUCT_COLUMNS, _category_list()))
     if page.since_no is not None:
         stmt = stmt.where(Product.product_no > page.since_no)
     key = SORTS[f.sort.lstrip("-")]
@@ -169,15 +185,18 @@ async def list_shop_products(session: AsyncSession, f: ProductFilter, page: Page
         stmt = stmt.order_by(key.desc(), Product.product_no.desc())
     else:
         stmt = stmt.order_by(key.asc(), Product.product_no.asc())
-    stmt = stmt.limit(page.limit).offset(page.offset)
-    rows = (await session.execute(stmt)).all()
-    nos = [p.product_no for p, _ in rows]
-    categories = await _category_links(session, nos)
-    variants = await _shop_variants(session, nos) if "variants" in f.embed else {}
+    rows = (await session.execute(stmt.limit(page.limit).offset(page.offset))).all()
+    nos = [p.product_no for p in rows]
+    if "variants" in f.embed:
+        variants = await _shop_variants(session, nos)
+        in_stock = {no for no, vs in variants.items() if any(_in_stock(v.quantity, v.selling) for v in vs)}
+    else:
+        variants = {}
+        in_stock = await _products_in_stock(session, nos)
     return [
-        _shop_product(p, sold_out, categories.get(p.product_no, []), variants.get(p.product_no), f.embed)
-        for p, sold_out in rows
-    ]
+        _shop_product(p, p.product_no not in in_stock, _categories_of(p), variants.get(p.product_no), f.embed)
+        for p in rows
+    ]  # fmt: skip
 
 
 async def count_shop_products(session: AsyncSession, f: ProductFilter) -> int:
@@ -185,55 +204,67 @@ async def count_shop_products(session: AsyncSession, f: ProductFilter) -> int:
     return int(await session.scalar(stmt) or 0)
 
 
+def _detail_statements() -> tuple[Any, Any]:
+    """Built once: a hot read should not rebuild its SQL expression on every request."""
+    no = bindparam("product_no")
+    product = select(*PRODUCT_COLUMNS, _category_list()).where(Product.product_no == no, Product.display.is_(True))
+    variants = (
+        select(*VARIANT_COLUMNS)
+        .where(Variant.product_no == no, Variant.display.is_(True))
+        .order_by(Variant.variant_no)
+    )
+    return product, variants
+
+
+_DETAIL_PRODUCT, _DETAIL_VARIANTS = _detail_statements()
+
+
 async def get_shop_product(session: AsyncSession, product_no: int) -> ShopProductOut:
-    row = (
-        await session.execute(
-            select(Product, _sold_out_expr()).where(Product.product_no == product_no, Product.display.is_(True))
-        )
-    ).first()
-    if row is None:
+    params = {"product_no": product_no}
+    product = (await session.execute(_DETAIL_PRODUCT, params)).first()
+    if product is None:
         raise NotFound(
             f"Product {product_no} does not exist in this mall or is not displayed",
             more_info={"product_no": product_no},
         )
-    product, sold_out = row
-    categories = await _category_links(session, [product_no])
-    variants = await _shop_variants(session, [product_no])
-    return _shop_product(
-        product, sold_out, categories.get(product_no, []), variants.get(product_no, []), frozenset(EMBEDDABLE)
+    variants = (await session.execute(_DETAIL_VARIANTS, params)).all()
+    sold_out = not any(_in_stock(v.quantity, v.selling) for v in variants)
+    return _shop_product(product, sold_out, _categories_of(product), variants, frozenset(EMBEDDABLE))
+
+
+async def _products_in_stock(session: AsyncSession, product_nos: Sequence[int]) -> set[int]:
+    """Which of these products have a displayed variant on sale with stock (one indexed lookup each)."""
+    if not product_nos:
+        return set()
+    rows = await session.scalars(
+        select(Variant.product_no)
+        .where(
+            Variant.product_no.in_(product_nos),
+            Variant.quantity > 0,
+            Variant.selling.is_(True),
+            Variant.display.is_(True),
+        )
+        .distinct()
     )
+    return set(rows)
 
 
-async def _category_links(session: AsyncSession, product_nos: Sequence[int]) -> dict[int, list[int]]:
+async def _shop_variants(session: AsyncSession, product_nos: Sequence[int]) -> dict[int, list[Any]]:
     if not product_nos:
         return {}
     rows = await session.execute(
-        select(ProductCategory.product_no, ProductCategory.category_no)
-        .where(ProductCategory.product_no.in_(product_nos))
-        .order_by(ProductCategory.category_no)
-    )
-    out: dict[int, list[int]] = defaultdict(list)
-    for product_no, category_no in rows:
-        out[product_no].append(category_no)
-    return out
-
-
-async def _shop_variants(session: AsyncSession, product_nos: Sequence[int]) -> dict[int, list[Variant]]:
-    if not product_nos:
-        return {}
-    rows = await session.scalars(
-        select(Variant)
+        select(*VARIANT_COLUMNS)
         .where(Variant.product_no.in_(product_nos), Variant.display.is_(True))
         .order_by(Variant.variant_no)
     )
-    out: dict[int, list[Variant]] = defaultdict(list)
+    out: dict[int, list[Any]] = defaultdict(list)
     for v in rows:
         out[v.product_no].append(v)
     return out
 
 
 def _shop_product(
-    p: Product, sold_out: bool, categories: list[int], variants: list[Variant] | None, embed: frozenset[str]
+    p: Any, sold_out: bool, categories: list[int], variants: list[Any] | None, embed: frozenset[str]
 ) -> ShopProductOut:
     # model_construct: the values come from our own rows, already typed; no need to validate them again
     return ShopProductOut.model_construct(
@@ -258,7 +289,7 @@ def _shop_product(
                 options=[OptionValueOut.model_construct(**ov) for ov in v.option_values],
                 additional_amount=v.additional_amount,
                 price=p.price + v.additional_amount,
-                stock_status="in_stock" if v.quantity > 0 and v.selling else "sold_out",
+                stock_status="in_stock" if _in_stock(v.quantity, v.selling) else "sold_out",
                 selling=v.selling,
             )
             for v in variants or ()
@@ -508,6 +539,11 @@ async def create_products(session: AsyncSession, items: Sequence[ProductIn]) -> 
     if variants:
         await bulk_insert(session, Variant.__table__, variants)
     return nos
+
+
+async def refresh_statistics(session: AsyncSession) -> None:
+    """After a large import: let the database planner see the new rows."""
+    await analyze(session, [Product.__table__, Variant.__table__, ProductCategory.__table__, Category.__table__])
 
 
 async def create_product(session: AsyncSession, data: ProductIn) -> int:

@@ -16,12 +16,16 @@ from openmall.catalog.schemas import (
     ShopProductOne,
     ShopProductOut,
 )
+from openmall.kernel.cache import public
 from openmall.kernel.pagination import PageParams
 from openmall.kernel.params import MAX_INT
 from openmall.kernel.representation import EmbedQuery, FieldsQuery, View
-from openmall.kernel.tenancy import CurrentMall, DbSession
+from openmall.kernel.tenancy import CurrentMall, ReadSession
 
 router = APIRouter(prefix="/api/v2/shop", tags=["Shop API: catalog"])
+# The catalog is the same for every shopper: say so, so that openmall's own shared cache (capped by
+# OPENMALL_SHOP_CACHE_SECONDS) and any CDN in front may serve it again for a few seconds.
+MAX_AGE = 10
 
 Category = Annotated[
     str | None, Query(description="Category number(s), comma-separated (OR); includes sub-categories.")
@@ -38,7 +42,7 @@ ProductNo = Annotated[int, Path(ge=1, le=MAX_INT, description="The product's num
 @router.get("/products", response_model=ShopProductList, summary="List displayed products on sale")
 async def list_products(
     mall: CurrentMall,
-    session: DbSession,
+    session: ReadSession,
     page: PageParams,
     category: Category = None,
     keyword: Keyword = None,
@@ -61,13 +65,13 @@ async def list_products(
         sort=sort,
         embed=view.embeds,
     )
-    return view.many("products", await service.list_shop_products(session, f, page))
+    return public(view.many("products", await service.list_shop_products(session, f, page)), MAX_AGE)
 
 
 @router.get("/products/count", response_model=ShopProductCount, summary="Count the products a list would show")
 async def count_products(
     mall: CurrentMall,
-    session: DbSession,
+    session: ReadSession,
     category: Category = None,
     keyword: Keyword = None,
     price_min: PriceMin = None,
@@ -83,7 +87,7 @@ async def count_products(
         price_min=price_min,
         price_max=price_max,
     )
-    return JSONResponse({"count": await service.count_shop_products(session, f)})
+    return public(JSONResponse({"count": await service.count_shop_products(session, f)}), MAX_AGE)
 
 
 @router.get(
@@ -92,15 +96,15 @@ async def count_products(
     summary="One product with its options, variants and stock status",
 )
 async def get_product(
-    mall: CurrentMall, session: DbSession, product_no: ProductNo, fields: FieldsQuery = None
+    mall: CurrentMall, session: ReadSession, product_no: ProductNo, fields: FieldsQuery = None
 ) -> Response:
     view = View(ShopProductOut, mall, fields, None, ())
-    return view.one("product", await service.get_shop_product(session, product_no))
+    return public(view.one("product", await service.get_shop_product(session, product_no)), MAX_AGE)
 
 
 @router.get("/categories", response_model=CategoryList, summary="Displayed categories, parents first")
 async def list_categories(
-    mall: CurrentMall, session: DbSession, page: PageParams, fields: FieldsQuery = None
+    mall: CurrentMall, session: ReadSession, page: PageParams, fields: FieldsQuery = None
 ) -> Response:
     view = View(CategoryOut, mall, fields)
-    return view.many("categories", await service.list_shop_categories(session, page))
+    return public(view.many("categories", await service.list_shop_categories(session, page)), MAX_AGE)

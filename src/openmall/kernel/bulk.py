@@ -45,3 +45,10 @@ async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[s
     else:
         marks = ", ".join("?" for _ in names)
         await driver.executemany(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", records)
+
+
+async def analyze(session: AsyncSession, tables: Sequence[Table]) -> None:
+    """Refresh the planner's statistics after a bulk load, so that the next reads pick the right indexes."""
+    conn = await session.connection()
+    for table in tables:
+        await conn.exec_driver_sql(f"ANALYZE {table.name}")

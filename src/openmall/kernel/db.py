@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, event
@@ -119,11 +120,20 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
             cur.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the same pool in autocommit: a read costs its queries and nothing else."""
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), autoflush=False)
+
+
+class ReadOnlyError(RuntimeError):
+    """A write through a session opened for reading: a programming error."""
 
 
 class TenancyError(RuntimeError):
@@ -136,6 +146,8 @@ def bind_mall(session: AsyncSession | Session, mall_id: str) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_to_mall(state: ORMExecuteState) -> None:
+    if state.session.info.get("read_only") and not state.is_select:
+        raise ReadOnlyError("this session only reads; write through the request's DbSession")
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.is_column_load or state.is_relationship_load:
@@ -147,13 +159,13 @@ def _scope_to_mall(state: ORMExecuteState) -> None:
         if any(_is_mall_owned(m.entity) for m in state.all_mappers) or _names_mall_owned_table(state.statement):
             raise TenancyError("a mall-owned table was queried outside of a mall; call bind_mall() first")
         return
-    state.statement = state.statement.options(
-        with_loader_criteria(MallOwned, lambda cls: cls.mall_id == mall_id, include_aliases=True)
-    )
+    state.statement = state.statement.options(_mall_criteria(mall_id))
 
 
 @event.listens_for(Session, "before_flush")
 def _stamp_mall(session: Session, _ctx: Any, _instances: Any) -> None:
+    if session.info.get("read_only") and (session.new or session.dirty or session.deleted):
+        raise ReadOnlyError("this session only reads; write through the request's DbSession")
     mall_id = session.info.get("mall_id")
     for obj in session.new:
         if not isinstance(obj, MallOwned):
@@ -164,6 +176,12 @@ def _stamp_mall(session: Session, _ctx: Any, _instances: Any) -> None:
             obj.mall_id = mall_id
         elif mall_id not in (None, ALL_MALLS) and obj.mall_id != mall_id:
             raise TenancyError(f"new {type(obj).__name__} belongs to mall {obj.mall_id}, not {mall_id}")
+
+
+@lru_cache(maxsize=4096)
+def _mall_criteria(mall_id: str) -> Any:
+    """One criteria option per mall, built once: re-analysing the lambda on every query costs ~0.1 ms."""
+    return with_loader_criteria(MallOwned, lambda cls: cls.mall_id == mall_id, include_aliases=True)
 
 
 def _is_mall_owned(entity: Any) -> bool:

@@ -54,8 +54,33 @@ def mall_id_for_host(raw_host: str, base_domain: str, default_mall: str) -> str 
     return None
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def current_mall(request: Request) -> MallInfo:
+    settings = request.app.state.settings
+    raw_host = request.headers.get("host", "")
+    mall_id = mall_id_for_host(raw_host, settings.base_domain, settings.default_mall)
+    if mall_id is None:
+        raise NotFound(
+            f"Host '{host_name(raw_host)}' is not served here; malls live at {{mall_id}}.{settings.base_domain}",
+            more_info={"host": host_name(raw_host), "base_domain": settings.base_domain},
+        )
+    cache = request.app.state.mall_cache
+    hit, mall = cache.get(mall_id)
+    if not hit:
+        async with request.app.state.read_sessions() as session:
+            mall = await malls.find_mall(session, mall_id, cache)
+    if mall is None:
+        raise NotFound(f"Mall '{mall_id}' does not exist on this server", more_info={"mall_id": mall_id})
+    request.state.mall = mall
+    return mall
+
+
+CurrentMall = Annotated[MallInfo, Depends(current_mall)]
+
+
+async def get_session(request: Request, mall: CurrentMall) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work in its mall: commits once when the endpoint returns."""
     async with request.app.state.sessions() as session:
+        bind_mall(session, mall.mall_id)
         try:
             yield session
             if session.in_transaction():
@@ -65,24 +90,17 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
+async def get_read_session(request: Request, mall: CurrentMall) -> AsyncIterator[AsyncSession]:
+    """For endpoints that only read: no transaction round trips (autocommit), and writes refused.
+
+    Each statement sees committed data as of its start, which is what READ COMMITTED gives inside a
+    transaction too; a GET needs nothing more.
+    """
+    async with request.app.state.read_sessions() as session:
+        bind_mall(session, mall.mall_id)
+        session.info["read_only"] = True
+        yield session
+
+
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
-async def current_mall(request: Request, session: DbSession) -> MallInfo:
-    settings = request.app.state.settings
-    raw_host = request.headers.get("host", "")
-    mall_id = mall_id_for_host(raw_host, settings.base_domain, settings.default_mall)
-    if mall_id is None:
-        raise NotFound(
-            f"Host '{host_name(raw_host)}' is not served here; malls live at {{mall_id}}.{settings.base_domain}",
-            more_info={"host": host_name(raw_host), "base_domain": settings.base_domain},
-        )
-    mall = await malls.find_mall(session, mall_id, request.app.state.mall_cache)
-    if mall is None:
-        raise NotFound(f"Mall '{mall_id}' does not exist on this server", more_info={"mall_id": mall_id})
-    bind_mall(session, mall.mall_id)
-    request.state.mall = mall
-    return mall
-
-
-CurrentMall = Annotated[MallInfo, Depends(current_mall)]
+ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
