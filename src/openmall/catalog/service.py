@@ -209,9 +209,7 @@ def _detail_statements() -> tuple[Any, Any]:
     no = bindparam("product_no")
     product = select(*PRODUCT_COLUMNS, _category_list()).where(Product.product_no == no, Product.display.is_(True))
     variants = (
-        select(*VARIANT_COLUMNS)
-        .where(Variant.product_no == no, Variant.display.is_(True))
-        .order_by(Variant.variant_no)
+        select(*VARIANT_COLUMNS).where(Variant.product_no == no, Variant.display.is_(True)).order_by(Variant.variant_no)
     )
     return product, variants
 

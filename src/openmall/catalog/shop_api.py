@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 
 from openmall.catalog import service
@@ -39,11 +40,7 @@ BrandNos = Annotated[str | None, Query(alias="brand_no", description="Brand numb
 ProductNo = Annotated[int, Path(ge=1, le=MAX_INT, description="The product's number.")]
 
 
-@router.get("/products", response_model=ShopProductList, summary="List displayed products on sale")
-async def list_products(
-    mall: CurrentMall,
-    session: ReadSession,
-    page: PageParams,
+def product_filter_query(
     category: Category = None,
     keyword: Keyword = None,
     price_min: PriceMin = None,
@@ -51,11 +48,9 @@ async def list_products(
     sort: Sort = None,
     product_nos: ProductNos = None,
     brand_nos: BrandNos = None,
-    fields: FieldsQuery = None,
-    embed: EmbedQuery = None,
-) -> Response:
-    view = View(ShopProductOut, mall, fields, embed, service.EMBEDDABLE)
-    f = service.product_filter(
+) -> service.ProductFilter:
+    """The storefront's product filter, as a list and its count both take it."""
+    return service.product_filter(
         category=category,
         product_no=product_nos,
         brand_no=brand_nos,
@@ -63,30 +58,28 @@ async def list_products(
         price_min=price_min,
         price_max=price_max,
         sort=sort,
-        embed=view.embeds,
     )
-    return public(view.many("products", await service.list_shop_products(session, f, page)), MAX_AGE)
+
+
+ProductFilterQuery = Annotated[service.ProductFilter, Depends(product_filter_query)]
+
+
+@router.get("/products", response_model=ShopProductList, summary="List displayed products on sale")
+async def list_products(
+    mall: CurrentMall,
+    session: ReadSession,
+    page: PageParams,
+    f: ProductFilterQuery,
+    fields: FieldsQuery = None,
+    embed: EmbedQuery = None,
+) -> Response:
+    view = View(ShopProductOut, mall, fields, embed, service.EMBEDDABLE)
+    products = await service.list_shop_products(session, replace(f, embed=view.embeds), page)
+    return public(view.many("products", products), MAX_AGE)
 
 
 @router.get("/products/count", response_model=ShopProductCount, summary="Count the products a list would show")
-async def count_products(
-    mall: CurrentMall,
-    session: ReadSession,
-    category: Category = None,
-    keyword: Keyword = None,
-    price_min: PriceMin = None,
-    price_max: PriceMax = None,
-    product_nos: ProductNos = None,
-    brand_nos: BrandNos = None,
-) -> Response:
-    f = service.product_filter(
-        category=category,
-        product_no=product_nos,
-        brand_no=brand_nos,
-        keyword=keyword,
-        price_min=price_min,
-        price_max=price_max,
-    )
+async def count_products(mall: CurrentMall, session: ReadSession, f: ProductFilterQuery) -> Response:
     return public(JSONResponse({"count": await service.count_shop_products(session, f)}), MAX_AGE)
 
 

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from openmall.kernel.db import bind_mall
+from openmall.kernel.db import bind_mall, session_scope
 from openmall.kernel.errors import NotFound
 from openmall.malls import service as malls
 from openmall.malls.service import MallInfo
@@ -79,15 +79,8 @@ CurrentMall = Annotated[MallInfo, Depends(current_mall)]
 
 async def get_session(request: Request, mall: CurrentMall) -> AsyncIterator[AsyncSession]:
     """The request's unit of work in its mall: commits once when the endpoint returns."""
-    async with request.app.state.sessions() as session:
-        bind_mall(session, mall.mall_id)
-        try:
-            yield session
-            if session.in_transaction():
-                await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with session_scope(request.app.state.sessions, mall.mall_id) as session:
+        yield session
 
 
 async def get_read_session(request: Request, mall: CurrentMall) -> AsyncIterator[AsyncSession]:
