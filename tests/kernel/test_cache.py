@@ -12,6 +12,7 @@ from openmall.app import create_app
 from openmall.catalog.models import Product
 from openmall.config import Settings
 from openmall.kernel.db import session_scope
+from openmall.kernel.tenancy import CurrentMall
 from tests.conftest import BASE_DOMAIN, add_mall, host
 
 
@@ -70,7 +71,7 @@ async def test_errors_are_never_cached(cached, cached_app, shop):
 
 async def test_a_write_through_the_same_process_clears_it(cached, cached_app, shop):
     @cached_app.post("/api/v2/test-write")
-    async def write() -> dict:
+    async def write(mall: CurrentMall) -> dict:  # a write to mall `demo` (the host names it)
         await rename(cached_app, shop.jeans, "Relaxed Jeans")
         return {"ok": True}
 
@@ -78,6 +79,11 @@ async def test_a_write_through_the_same_process_clears_it(cached, cached_app, sh
     assert (await cached.post("/api/v2/test-write")).status_code == 200
     after = await cached.get(f"/api/v2/shop/products/{shop.jeans}")
     assert after.headers["x-cache"] == "MISS" and after.json()["product"]["name"] == "Relaxed Jeans"
+    # another mall's copies stay
+    other = host("other") + "/api/v2/shop/products"
+    await cached.get(other)
+    await cached.post("/api/v2/test-write")
+    assert (await cached.get(other)).headers["x-cache"] == "HIT"
 
 
 async def test_cache_off_means_every_read_is_fresh(client, app, shop):
@@ -86,3 +92,30 @@ async def test_cache_off_means_every_read_is_fresh(client, app, shop):
         await s.execute(update(Product).where(Product.product_no == shop.white_tee).values(price=Decimal("100")))
     r = await client.get(f"/api/v2/shop/products/{shop.white_tee}")
     assert "x-cache" not in r.headers and r.json()["product"]["price"] == "100.00"
+
+
+async def test_two_host_headers_cannot_poison_another_mall(cached, cached_app, shop):
+    # the first Host header is the one that counts, for tenancy and for the cache alike
+    two_hosts = [("host", f"other.{BASE_DOMAIN}"), ("host", f"demo.{BASE_DOMAIN}")]
+    req = cached.build_request("GET", "/api/v2/shop/products")
+    req.headers = httpx.Headers(two_hosts)
+    first = await cached.send(req)
+    assert first.status_code == 400 or [p["name"] for p in first.json()["products"]] == ["Other Mall Hoodie"]
+    demo = await cached.get("/api/v2/shop/products")
+    assert "Other Mall Hoodie" not in [p["name"] for p in demo.json()["products"]]
+
+
+async def test_memory_is_bounded_in_bytes(cached_app, shop):
+    cache = cached_app.state.response_cache
+    cache.max_bytes = 5_000
+    transport = httpx.ASGITransport(app=cached_app)
+    async with httpx.AsyncClient(transport=transport, base_url=host("demo")) as c:
+        for i in range(40):
+            r = await c.get("/api/v2/shop/products", params={"limit": 5, "junk": i})
+            assert r.status_code == 200
+    assert 0 < cache.size <= 5_000
+
+
+async def test_responses_vary_by_api_version(cached, shop):
+    r = await cached.get("/api/v2/shop/products/count")
+    assert r.headers["vary"] == "X-Api-Version, X-Cafe24-Api-Version"

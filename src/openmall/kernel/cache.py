@@ -3,10 +3,14 @@
 A route opts in by answering ``Cache-Control: public, max-age=N`` (see ``public``); this middleware
 then serves the same bytes to the same request (host, path, query, API version) for at most
 ``min(N, ttl)`` seconds, with an ``Age`` header, without touching the database. A reverse proxy or CDN
-in front of openmall may cache the same responses for the same reason. Only 200s are kept, so an
-unknown mall or a bad parameter is never served from here. Storefront reads may thus lag a write by
-up to ``ttl`` seconds (a successful write through the same process clears it at once); the order path
-re-checks stock and prices when it matters.
+in front of openmall may cache the same responses for the same reason. Only 200s without cookies
+are kept, so an unknown mall or a bad parameter is never served from here. Storefront reads may thus
+lag a write by up to ``ttl`` seconds (a successful write to a mall through the same process drops
+that mall's copies at once); the order path re-checks stock and prices when it matters.
+
+The key is built from the *first* ``Host`` and version headers, as tenancy and versioning read them,
+so a request with two ``Host`` headers cannot file one mall's answer under another's. Memory is
+bounded in bytes, not only in entries.
 
 Anything that must run on every request (authentication, rate limits) belongs outside this
 middleware, so that it runs on hits too.
@@ -17,47 +21,85 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from fastapi import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _MAX_AGE = re.compile(rb"max-age=(\d+)")
-_VARY = (b"host", b"x-api-version", b"x-cafe24-api-version")
+_KEYED = (b"host", b"x-api-version", b"x-cafe24-api-version")
+VARY = "X-Api-Version, X-Cafe24-Api-Version"
 CacheKey = tuple[bytes, ...]
 
 
 def public(response: Response, seconds: int) -> Response:
-    """Mark a response as the same for everyone for ``seconds``."""
+    """Mark a response as the same for everyone (of this host and API version) for ``seconds``."""
     response.headers["Cache-Control"] = f"public, max-age={seconds}"
+    response.headers["Vary"] = VARY
     return response
 
 
+@dataclass(slots=True)
+class _Entry:
+    stored: float
+    expires: float
+    mall_id: str | None
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
 class ResponseCache:
-    def __init__(self, ttl: float, max_entries: int = 5000):
+    def __init__(self, ttl: float, max_bytes: int = 64 * 2**20, max_body: int = 2 * 2**20):
         self.ttl = ttl
-        self.max_entries = max_entries
-        self._items: OrderedDict[CacheKey, tuple[float, float, int, list[tuple[bytes, bytes]], bytes]] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.max_body = max_body
+        self.size = 0
+        self._items: OrderedDict[CacheKey, _Entry] = OrderedDict()
 
-    def get(self, key: CacheKey) -> tuple[float, int, list[tuple[bytes, bytes]], bytes] | None:
-        hit = self._items.get(key)
-        if hit is None:
+    def get(self, key: CacheKey) -> _Entry | None:
+        entry = self._items.get(key)
+        if entry is None:
             return None
-        stored, expires, status, headers, body = hit
-        if expires <= time.monotonic():
-            del self._items[key]
+        if entry.expires <= time.monotonic():
+            self._drop(key)
             return None
         self._items.move_to_end(key)
-        return stored, status, headers, body
+        return entry
 
-    def put(self, key: CacheKey, seconds: float, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        now = time.monotonic()
-        self._items[key] = (now, now + seconds, status, headers, body)
-        self._items.move_to_end(key)
-        while len(self._items) > self.max_entries:
-            self._items.popitem(last=False)
+    def put(self, key: CacheKey, entry: _Entry) -> None:
+        if len(entry.body) > self.max_body:
+            return
+        if key in self._items:
+            self._drop(key)
+        self._items[key] = entry
+        self.size += len(entry.body)
+        while self.size > self.max_bytes and self._items:
+            self._drop(next(iter(self._items)))
+
+    def forget_mall(self, mall_id: str) -> None:
+        for key in [k for k, e in self._items.items() if e.mall_id == mall_id]:
+            self._drop(key)
 
     def clear(self) -> None:
         self._items.clear()
+        self.size = 0
+
+    def _drop(self, key: CacheKey) -> None:
+        entry = self._items.pop(key)
+        self.size -= len(entry.body)
+
+
+def _first(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:
+    for key, value in headers:
+        if key == name:
+            return value
+    return b""
+
+
+def _mall_of(scope: Scope) -> str | None:
+    mall = scope.get("state", {}).get("mall")
+    return getattr(mall, "mall_id", None)
 
 
 class SharedCacheMiddleware:
@@ -76,38 +118,36 @@ class SharedCacheMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        if not scope["path"].startswith(self.prefix):
+        headers = scope["headers"]
+        if (
+            not scope["path"].startswith(self.prefix)
+            or _first(headers, b"authorization")
+            or _first(headers, b"cache-control").find(b"no-cache") >= 0
+        ):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        if b"authorization" in headers or b"no-cache" in headers.get(b"cache-control", b""):
-            await self.app(scope, receive, send)
-            return
-        key: CacheKey = (
-            scope["method"].encode(),
-            scope["path"].encode(),
-            scope["query_string"],
-            *(headers.get(name, b"") for name in _VARY),
-        )
+        key: CacheKey = (scope["method"].encode(), scope["path"].encode(), scope["query_string"],
+                         *(_first(headers, name) for name in _KEYED))  # fmt: skip
         hit = self.cache.get(key)
         if hit is not None:
-            stored, status, cached_headers, body = hit
-            age = str(int(time.monotonic() - stored)).encode()
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [*cached_headers, (b"age", age), (b"x-cache", b"HIT")]})  # fmt: skip
-            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+            age = str(int(time.monotonic() - hit.stored)).encode()
+            await send({"type": "http.response.start", "status": hit.status,
+                        "headers": [*hit.headers, (b"age", age), (b"x-cache", b"HIT")]})  # fmt: skip
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else hit.body})
             return
         await self._fill(scope, receive, send, key)
 
     async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A successful write through this process forgets what it cached: it never serves its own stale reads.
+        """A successful write to a mall through this process drops that mall's copies here at once.
 
         Other processes see the write when their copies expire (``ttl``).
         """
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
-                self.cache.clear()
+                mall_id = _mall_of(scope)
+                if mall_id:
+                    self.cache.forget_mall(mall_id)
             await send(message)
 
         await self.app(scope, receive, watch)
@@ -121,15 +161,19 @@ class SharedCacheMiddleware:
             nonlocal start, seconds
             if message["type"] == "http.response.start":
                 start = message
-                control = dict(message.get("headers", [])).get(b"cache-control", b"")
+                headers = message.get("headers", [])
+                control = _first(headers, b"cache-control")
                 found = _MAX_AGE.search(control)
-                if message["status"] == 200 and b"public" in control and found:
+                if message["status"] == 200 and b"public" in control and found and not _first(headers, b"set-cookie"):
                     seconds = min(float(found.group(1)), self.cache.ttl)
-                    message = {**message, "headers": [*message.get("headers", []), (b"x-cache", b"MISS")]}
+                    message = {**message, "headers": [*headers, (b"x-cache", b"MISS")]}
             elif message["type"] == "http.response.body" and seconds > 0 and scope["method"] == "GET":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body") and start is not None:
-                    self.cache.put(key, seconds, start["status"], list(start.get("headers", [])), b"".join(chunks))
+                    now = time.monotonic()
+                    entry = _Entry(now, now + seconds, _mall_of(scope), start["status"],
+                                   list(start.get("headers", [])), b"".join(chunks))  # fmt: skip
+                    self.cache.put(key, entry)
             await send(message)
 
         await self.app(scope, receive, capture)

@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, event
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, TextClause, event, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -148,8 +148,6 @@ def bind_mall(session: AsyncSession | Session, mall_id: str) -> None:
 def _scope_to_mall(state: ORMExecuteState) -> None:
     if state.session.info.get("read_only") and not state.is_select:
         raise ReadOnlyError("this session only reads; write through the request's DbSession")
-    if not (state.is_select or state.is_update or state.is_delete):
-        return
     if state.is_column_load or state.is_relationship_load:
         return  # the parent statement was already scoped
     mall_id = state.session.info.get("mall_id")
@@ -159,6 +157,14 @@ def _scope_to_mall(state: ORMExecuteState) -> None:
         if any(_is_mall_owned(m.entity) for m in state.all_mappers) or _names_mall_owned_table(state.statement):
             raise TenancyError("a mall-owned table was queried outside of a mall; call bind_mall() first")
         return
+    if isinstance(state.statement, TextClause):
+        raise TenancyError("raw SQL cannot be scoped to a mall; build the statement from the models")
+    if not state.is_orm_statement and _names_mall_owned_table(state.statement):
+        # Core statements on tables (``select(Product.__table__)``) bypass the ORM criteria below
+        raise TenancyError("query mall-owned tables through their mapped classes, so that the mall scope applies")
+    if state.is_insert:
+        _check_insert(state, mall_id)
+        return
     state.statement = state.statement.options(_mall_criteria(mall_id))
 
 
@@ -167,6 +173,9 @@ def _stamp_mall(session: Session, _ctx: Any, _instances: Any) -> None:
     if session.info.get("read_only") and (session.new or session.dirty or session.deleted):
         raise ReadOnlyError("this session only reads; write through the request's DbSession")
     mall_id = session.info.get("mall_id")
+    for obj in session.dirty:
+        if isinstance(obj, MallOwned) and inspect(obj).attrs.mall_id.history.has_changes():
+            raise TenancyError(f"{type(obj).__name__} cannot move to another mall")
     for obj in session.new:
         if not isinstance(obj, MallOwned):
             continue
@@ -184,13 +193,31 @@ def _mall_criteria(mall_id: str) -> Any:
     return with_loader_criteria(MallOwned, lambda cls: cls.mall_id == mall_id, include_aliases=True)
 
 
+def _check_insert(state: ORMExecuteState, mall_id: str) -> None:
+    """ORM inserts must carry the session's mall in every row; ``.values()`` is not checked, so refused."""
+    table = getattr(state.statement, "table", None)
+    if table not in set(_mall_owned_tables()):
+        return
+    if state.statement._values or state.statement._multi_values:  # noqa: SLF001
+        raise TenancyError("insert mall-owned rows with parameter rows (or session.add), not .values()")
+    rows = state.parameters if isinstance(state.parameters, list) else [state.parameters or {}]
+    if any(row.get("mall_id") != mall_id for row in rows):
+        raise TenancyError(f"every inserted row must belong to mall {mall_id}")
+
+
+def _mall_owned_tables() -> list[Any]:
+    return [m.local_table for m in Base.registry.mappers if _is_mall_owned(m.class_)]
+
+
 def _is_mall_owned(entity: Any) -> bool:
     return isinstance(entity, type) and issubclass(entity, MallOwned)
 
 
 def _names_mall_owned_table(statement: Any) -> bool:
     """Tables named only in FROM (``select(func.count()).select_from(Product)``) have no mapper entity."""
-    owned = {m.local_table for m in Base.registry.mappers if _is_mall_owned(m.class_)}
+    if isinstance(statement, TextClause):
+        return False
+    owned = set(_mall_owned_tables())  # ORM-annotated copies of a table hash and compare as the table
     return any(t in owned for t in find_tables(statement, include_joins=True, include_selects=True))
 
 

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.kernel.db import bind_mall, session_scope
-from openmall.kernel.errors import NotFound
+from openmall.kernel.errors import BadRequest, NotFound
 from openmall.malls import service as malls
 from openmall.malls.service import MallInfo
 
@@ -56,6 +56,8 @@ def mall_id_for_host(raw_host: str, base_domain: str, default_mall: str) -> str 
 
 async def current_mall(request: Request) -> MallInfo:
     settings = request.app.state.settings
+    if len(request.headers.getlist("host")) > 1:
+        raise BadRequest("A request names one Host; this one has several", more_info={"header": "Host"})
     raw_host = request.headers.get("host", "")
     mall_id = mall_id_for_host(raw_host, settings.base_domain, settings.default_mall)
     if mall_id is None:
