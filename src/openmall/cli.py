@@ -158,6 +158,7 @@ def serve(
     base = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
     console.print(f"""
 [bold]openmall[/bold] on {settings.database_url}
+  Home            {base}/
   API reference   {base}/docs
   Shop API        {base}/api/v2/shop/products   (default mall: {settings.default_mall})
   Another mall    http://{{mall_id}}.{settings.base_domain}:{port}/ (curl -H 'Host: {{mall_id}}.{settings.base_domain}')

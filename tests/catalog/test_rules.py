@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from openmall.catalog import service as catalog
 from openmall.catalog.models import Product, Variant
@@ -167,3 +168,29 @@ async def test_brand_names_are_unique_per_mall(mall):
             await catalog.create_brand(s, "Haneul")
     async with session_scope(mall.state.sessions, "other") as s:
         await catalog.create_brand(s, "Haneul")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"price": Decimal("-500")}, "price"),
+        ({"retail_price": Decimal("-1")}, "retail_price"),
+        ({"price": Decimal("1.005")}, "price"),
+        ({"variants": [VariantIn.model_construct(options={}, variant_code=None, additional_amount=Decimal("0"),
+                                                 quantity=-3, display=True, selling=True)]}, "variants.0.quantity"),
+    ],
+)  # fmt: skip
+async def test_money_and_stock_rules_hold_whatever_shape_the_data_came_in(mall, change, field):
+    # model_copy skips validation, as data built in code (an import, a tool) may
+    data = ProductIn(name="Tee", price="1000").model_copy(update=change)
+    with pytest.raises(InvalidInput) as err:
+        await create(mall, data)
+    assert err.value.more_info["field"] == field
+    assert await counts(mall) == (0, 0)
+
+
+async def test_the_database_refuses_negative_stock_too(mall):
+    no = await create(mall, ProductIn(name="Tee", price="1000", default_quantity=1))
+    with pytest.raises(IntegrityError):
+        async with session_scope(mall.state.sessions, "demo") as s:
+            await s.execute(update(Variant).where(Variant.product_no == no).values(quantity=Variant.quantity - 2))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from openmall.catalog import service as catalog
+from openmall.catalog.schemas import CategoryIn
+from openmall.kernel.db import session_scope
 from tests.conftest import assert_error
 
 
@@ -114,3 +117,12 @@ async def test_categories_tree(client, shop):
     assert tshirts["depth"] == 2 and tshirts["parent_category_no"] == shop.tops
     assert tshirts["full_category_name"] == ["Tops", "T-shirts"]
     assert tshirts["full_category_no"] == [shop.tops, shop.tshirts]
+
+
+async def test_categories_come_parents_first(app, client, shop):
+    # a sub-category ordered before its parent's siblings still comes right after its parent
+    async with session_scope(app.state.sessions, "demo") as s:
+        early = await catalog.create_category(s, CategoryIn(name="Shorts", parent_category_no=shop.bottoms,
+                                                            display_order=-5))  # fmt: skip
+    cats = (await client.get("/api/v2/shop/categories")).json()["categories"]
+    assert [c["category_no"] for c in cats] == [shop.tops, shop.tshirts, shop.bottoms, early.category_no]

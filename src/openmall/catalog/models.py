@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openmall.kernel.db import Base, IdType, MallOwned, MoneyType, UTCDateTime, utcnow
@@ -49,6 +49,8 @@ class Product(MallOwned, Base):
         UniqueConstraint("mall_id", "product_code"),
         Index("ix_products_mall_listing", "mall_id", "display", "selling", "product_no"),
         Index("ix_products_mall_price", "mall_id", "price"),
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("retail_price >= 0", name="retail_price_not_negative"),
     )
 
     product_no: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
@@ -74,7 +76,10 @@ class Variant(MallOwned, Base):
     """One sellable combination of option values, with its own code, extra price and stock."""
 
     __tablename__ = "variants"
-    __table_args__ = (UniqueConstraint("mall_id", "variant_code"),)
+    __table_args__ = (
+        UniqueConstraint("mall_id", "variant_code"),
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+    )
 
     variant_no: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     product_no: Mapped[int] = mapped_column(IdType, ForeignKey("products.product_no", ondelete="CASCADE"), index=True)

@@ -32,7 +32,7 @@ from openmall.catalog.schemas import (
 from openmall.kernel.bulk import analyze, bulk_insert
 from openmall.kernel.db import utcnow
 from openmall.kernel.errors import Conflict, InvalidInput, NotFound
-from openmall.kernel.money import MAX_AMOUNT
+from openmall.kernel.money import CENT, MAX_AMOUNT
 from openmall.kernel.pagination import Page
 from openmall.kernel.params import parse_choice, parse_int_list, parse_money, parse_text
 
@@ -301,8 +301,10 @@ async def list_shop_categories(session: AsyncSession, page: Page) -> list[Catego
     rows = (await session.scalars(select(Category).order_by(Category.display_order, Category.category_no))).all()
     by_no = {c.category_no: c for c in rows}
     out: list[CategoryOut] = []
-    for c in rows:
-        path = _path(c, by_no)
+    # depth first: every category right after its parent, siblings by display order
+    paths = sorted((_path(c, by_no) for c in rows), key=lambda p: [(n.display_order, n.category_no) for n in p])
+    for path in paths:
+        c = path[-1]
         if not all(node.display for node in path):
             continue  # a hidden category hides everything below it
         out.append(
@@ -364,6 +366,38 @@ async def create_category(session: AsyncSession, data: CategoryIn) -> Category:
     session.add(category)
     await session.flush()
     return category
+
+
+def _amount_ok(value: Decimal, *, signed: bool = False) -> bool:
+    return (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and (signed or value >= 0)
+        and abs(value) <= MAX_AMOUNT
+        and value == value.quantize(CENT)
+    )
+
+
+def _check_money(data: ProductIn, index: int) -> None:
+    """Prices are non-negative with at most two decimals; stock is never negative.
+
+    The request schema says so too, but the rule is the catalog's: it holds for every caller
+    (imports, tools, tests), whatever shape the data came in.
+    """
+    for name in ("price", "retail_price"):
+        value = getattr(data, name)
+        if value is not None and not _amount_ok(value):
+            raise InvalidInput(f"{name} must be an amount from 0 to {MAX_AMOUNT} with at most two decimals",
+                               field=name, index=index)  # fmt: skip
+    for i, v in enumerate(data.variants or ()):
+        if not _amount_ok(v.additional_amount, signed=True):
+            raise InvalidInput("additional_amount must be an amount with at most two decimals",
+                               field=f"variants.{i}.additional_amount", index=index)  # fmt: skip
+        if not isinstance(v.quantity, int) or v.quantity < 0:
+            raise InvalidInput("quantity must be a whole number of at least 0", field=f"variants.{i}.quantity",
+                               index=index)  # fmt: skip
+    if data.default_quantity < 0:
+        raise InvalidInput("default_quantity must be at least 0", field="default_quantity", index=index)
 
 
 @dataclass
@@ -466,6 +500,7 @@ async def create_products(session: AsyncSession, items: Sequence[ProductIn]) -> 
     codes: set[str] = set()
     now = utcnow()
     for n, data in enumerate(items):
+        _check_money(data, n)
         code = data.product_code or f"P{secrets.token_hex(6).upper()}"
         if code in codes:
             raise Conflict(f"product_code {code} is given twice", more_info={"product_code": code, "index": n})

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("openmall.errors")
@@ -127,6 +128,13 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     return error_response(exc.status_code, detail, {}, headers)
 
 
+async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+    # a unique key or a check won a race with the service's own checks: the write is refused whole
+    log.info("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+    message = "The change conflicts with data that exists now (a duplicate code?); nothing was written"
+    return error_response(409, message, {"reason": "conflict"})
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     incident = uuid.uuid4().hex[:12]
     log.exception("unhandled error %s on %s %s", incident, request.method, request.url.path)
@@ -144,4 +152,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(Exception, _unhandled)

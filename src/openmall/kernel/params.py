@@ -14,6 +14,7 @@ from openmall.kernel.errors import InvalidInput
 
 MAX_INT = 2**63 - 1
 _INT = re.compile(r"^-?[0-9]+$")  # ASCII digits only: str.isdigit() also accepts "²"
+_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")  # no "1_000", no other scripts' digits, no exponents
 
 
 def parse_int(name: str, raw: str | None, *, default: int | None, low: int, high: int, hint: str) -> int | None:
@@ -43,8 +44,9 @@ def parse_int_list(name: str, raw: str | None, *, max_items: int = 100) -> list[
 def parse_money(name: str, raw: str | None, *, maximum: Decimal) -> Decimal | None:
     if raw is None or raw.strip() == "":
         return None
+    text = raw.strip()
     try:
-        value = Decimal(raw.strip())
+        value = Decimal(text) if _DECIMAL.match(text) else None
     except InvalidOperation:
         value = None
     if value is None or not value.is_finite():
