@@ -70,6 +70,9 @@ class Product(MallOwned, Base):
 
     # [{"name": "Color", "values": ["white", "black"]}, ...]: the axes that variants combine
     options: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # the storefront read model (catalog/documents.py): this product's Shop API JSON, rendered on change
+    list_doc: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
+    detail_doc: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
 
 
 class Variant(MallOwned, Base):

@@ -70,6 +70,7 @@ class CategoryIn(Strict):
 # ---- output --------------------------------------------------------------------------------------
 
 StockStatus = Literal["in_stock", "sold_out"]
+EMBEDDABLE = ("options", "variants")  # sub-resources of a product that a list shows only on request
 
 
 class OptionOut(BaseModel):

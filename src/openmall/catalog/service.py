@@ -13,29 +13,32 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import String, bindparam, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openmall.catalog import documents
 from openmall.catalog.models import Brand, Category, Product, ProductCategory, Variant
 from openmall.catalog.schemas import (
+    EMBEDDABLE,
     CategoryIn,
     CategoryOut,
-    OptionOut,
-    OptionValueOut,
     ProductIn,
-    ShopProductOut,
-    ShopVariantOut,
     VariantIn,
 )
 from openmall.kernel.bulk import analyze, bulk_insert
 from openmall.kernel.db import utcnow
 from openmall.kernel.errors import Conflict, InvalidInput, NotFound
-from openmall.kernel.money import CENT, MAX_AMOUNT
+from openmall.kernel.money import CENT, MAX_AMOUNT, format_money
 from openmall.kernel.pagination import Page
 from openmall.kernel.params import parse_choice, parse_int_list, parse_money, parse_text
+from openmall.kernel.timeutil import iso
+from openmall.malls import service as malls
+from openmall.malls.service import MallInfo
 
+Product_ = dict[str, Any]  # a product as the Shop API shows it: ``schemas.ShopProductOut``, rendered
 MAX_CATEGORY_DEPTH = 4
 MAX_COMBINATIONS = 1000
 SORTS: dict[str, Any] = {
@@ -46,7 +49,6 @@ SORTS: dict[str, Any] = {
     "name": Product.name,
 }
 SORT_CHOICES = tuple(itertools.chain.from_iterable((k, "-" + k) for k in SORTS))
-EMBEDDABLE = ("options", "variants")
 
 
 # ---- storefront reads ----------------------------------------------------------------------------
@@ -172,12 +174,13 @@ async def _filtered(session: AsyncSession, f: ProductFilter, stmt: Any) -> Any:
     return stmt
 
 
-async def list_shop_products(session: AsyncSession, f: ProductFilter, page: Page) -> list[ShopProductOut]:
+async def page_statement(session: AsyncSession, f: ProductFilter, page: Page, *columns: Any) -> Any:
+    """SELECT ``columns`` of one page of the storefront's product list, filtered and sorted."""
     if page.since_no is not None and f.sort != "product_no":
         raise InvalidInput(
             "since_no reads in ascending product_no order; drop sort or use sort=product_no", field="since_no"
         )
-    stmt = await _filtered(session, f, select(*PRODUCT_COLUMNS, _category_list()))
+    stmt = await _filtered(session, f, select(*columns))
     if page.since_no is not None:
         stmt = stmt.where(Product.product_no > page.since_no)
     key = SORTS[f.sort.lstrip("-")]
@@ -185,18 +188,33 @@ async def list_shop_products(session: AsyncSession, f: ProductFilter, page: Page
         stmt = stmt.order_by(key.desc(), Product.product_no.desc())
     else:
         stmt = stmt.order_by(key.asc(), Product.product_no.asc())
-    rows = (await session.execute(stmt.limit(page.limit).offset(page.offset))).all()
+    return stmt.limit(page.limit).offset(page.offset)
+
+
+async def list_shop_products(session: AsyncSession, mall: MallInfo, f: ProductFilter, page: Page) -> list[Product_]:
+    rows = (await session.execute(await page_statement(session, f, page, *PRODUCT_COLUMNS, _category_list()))).all()
+    return await _render_rows(session, rows, f.embed, mall.timezone)
+
+
+async def _render_rows(session: AsyncSession, rows: Sequence[Any], embed: frozenset[str], tz: str) -> list[Product_]:
     nos = [p.product_no for p in rows]
-    if "variants" in f.embed:
+    if "variants" in embed:
         variants = await _shop_variants(session, nos)
         in_stock = {no for no, vs in variants.items() if any(_in_stock(v.quantity, v.selling) for v in vs)}
     else:
         variants = {}
         in_stock = await _products_in_stock(session, nos)
     return [
-        _shop_product(p, p.product_no not in in_stock, _categories_of(p), variants.get(p.product_no), f.embed)
+        _shop_product(p, p.product_no not in in_stock, _categories_of(p), variants.get(p.product_no), embed, tz)
         for p in rows
-    ]  # fmt: skip
+    ]
+
+
+async def shop_products_by_no(session: AsyncSession, mall: MallInfo, product_nos: Sequence[int]) -> list[Product_]:
+    """Products as the storefront sees them, with options and variants, displayed or not (for read models)."""
+    stmt = select(*PRODUCT_COLUMNS, _category_list()).where(Product.product_no.in_(product_nos))
+    rows = (await session.execute(stmt)).all()
+    return await _render_rows(session, rows, frozenset(EMBEDDABLE), mall.timezone)
 
 
 async def count_shop_products(session: AsyncSession, f: ProductFilter) -> int:
@@ -217,7 +235,7 @@ def _detail_statements() -> tuple[Any, Any]:
 _DETAIL_PRODUCT, _DETAIL_VARIANTS = _detail_statements()
 
 
-async def get_shop_product(session: AsyncSession, product_no: int) -> ShopProductOut:
+async def get_shop_product(session: AsyncSession, mall: MallInfo, product_no: int) -> Product_:
     params = {"product_no": product_no}
     product = (await session.execute(_DETAIL_PRODUCT, params)).first()
     if product is None:
@@ -227,7 +245,7 @@ async def get_shop_product(session: AsyncSession, product_no: int) -> ShopProduc
         )
     variants = (await session.execute(_DETAIL_VARIANTS, params)).all()
     sold_out = not any(_in_stock(v.quantity, v.selling) for v in variants)
-    return _shop_product(product, sold_out, _categories_of(product), variants, frozenset(EMBEDDABLE))
+    return _shop_product(product, sold_out, _categories_of(product), variants, frozenset(EMBEDDABLE), mall.timezone)
 
 
 async def _products_in_stock(session: AsyncSession, product_nos: Sequence[int]) -> set[int]:
@@ -262,39 +280,44 @@ async def _shop_variants(session: AsyncSession, product_nos: Sequence[int]) -> d
 
 
 def _shop_product(
-    p: Any, sold_out: bool, categories: list[int], variants: list[Any] | None, embed: frozenset[str]
-) -> ShopProductOut:
-    # model_construct: the values come from our own rows, already typed; no need to validate them again
-    return ShopProductOut.model_construct(
-        product_no=p.product_no,
-        product_code=p.product_code,
-        name=p.name,
-        summary=p.summary,
-        description=p.description,
-        price=p.price,
-        retail_price=p.retail_price,
-        selling=p.selling,
-        sold_out=bool(sold_out),
-        categories=categories,
-        brand_no=p.brand_no,
-        created_date=p.created_at,
-        updated_date=p.updated_at,
-        options=[OptionOut.model_construct(**o) for o in p.options] if "options" in embed else None,
-        variants=[
-            ShopVariantOut.model_construct(
-                variant_no=v.variant_no,
-                variant_code=v.variant_code,
-                options=[OptionValueOut.model_construct(**ov) for ov in v.option_values],
-                additional_amount=v.additional_amount,
-                price=p.price + v.additional_amount,
-                stock_status="in_stock" if _in_stock(v.quantity, v.selling) else "sold_out",
-                selling=v.selling,
-            )
+    p: Any, sold_out: bool, categories: list[int], variants: list[Any] | None, embed: frozenset[str], tz: str
+) -> dict[str, Any]:
+    """One product as the Shop API shows it (``schemas.ShopProductOut``), as JSON-ready values.
+
+    Plain dicts rather than models: this runs for every product of every list and of every stored
+    document, and building thousands of nested models costs more than the queries.
+    """
+    out: dict[str, Any] = {
+        "product_no": p.product_no,
+        "product_code": p.product_code,
+        "name": p.name,
+        "summary": p.summary,
+        "description": p.description,
+        "price": format_money(p.price),
+        "retail_price": format_money(p.retail_price),
+        "selling": p.selling,
+        "sold_out": bool(sold_out),
+        "categories": categories,
+        "brand_no": p.brand_no,
+        "created_date": iso(p.created_at, tz),
+        "updated_date": iso(p.updated_at, tz),
+    }
+    if "options" in embed:
+        out["options"] = [{"name": o["name"], "values": o["values"]} for o in p.options]
+    if "variants" in embed:
+        out["variants"] = [
+            {
+                "variant_no": v.variant_no,
+                "variant_code": v.variant_code,
+                "options": [{"name": ov["name"], "value": ov["value"]} for ov in v.option_values],
+                "additional_amount": format_money(v.additional_amount),
+                "price": format_money(p.price + v.additional_amount),
+                "stock_status": "in_stock" if _in_stock(v.quantity, v.selling) else "sold_out",
+                "selling": v.selling,
+            }
             for v in variants or ()
         ]
-        if "variants" in embed
-        else None,
-    )
+    return out
 
 
 async def list_shop_categories(session: AsyncSession, page: Page) -> list[CategoryOut]:
@@ -571,7 +594,29 @@ async def create_products(session: AsyncSession, items: Sequence[ProductIn]) -> 
     ]
     if variants:
         await bulk_insert(session, Variant.__table__, variants)
+    await _store_documents(session, nos, planned, variants, now)
     return nos
+
+
+async def _store_documents(
+    session: AsyncSession, nos: list[int], planned: list[_Planned], variants: list[dict[str, Any]], now: Any
+) -> None:
+    """Render the new products' storefront documents from what was just written (no read-back)."""
+    mall = await malls.get_mall(session, session.info["mall_id"])
+    numbers = dict((await session.execute(
+        select(Variant.variant_code, Variant.variant_no).where(Variant.product_no.in_(nos))
+    )).all())  # fmt: skip
+    shown: dict[int, list[SimpleNamespace]] = defaultdict(list)
+    for v in variants:
+        if v["display"]:
+            shown[v["product_no"]].append(SimpleNamespace(**v, variant_no=numbers[v["variant_code"]]))
+    rendered = []
+    for no, p in zip(nos, planned, strict=True):
+        row = SimpleNamespace(**p.row, product_no=no)
+        mine = sorted(shown[no], key=lambda v: v.variant_no)
+        sold_out = not any(_in_stock(v.quantity, v.selling) for v in mine)
+        rendered.append(_shop_product(row, sold_out, sorted(p.categories), mine, frozenset(EMBEDDABLE), mall.timezone))
+    await documents.store(session, rendered, dict.fromkeys(nos, now))
 
 
 async def refresh_statistics(session: AsyncSession) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 
-from openmall.catalog import service
+from openmall.catalog import documents, service
 from openmall.catalog.schemas import (
     CategoryList,
     CategoryOut,
@@ -20,7 +20,7 @@ from openmall.catalog.schemas import (
 from openmall.kernel.cache import public
 from openmall.kernel.pagination import PageParams
 from openmall.kernel.params import MAX_INT
-from openmall.kernel.representation import EmbedQuery, FieldsQuery, View
+from openmall.kernel.representation import EmbedQuery, FieldsQuery, View, stored_many, stored_one
 from openmall.kernel.tenancy import CurrentMall, ReadSession
 
 router = APIRouter(prefix="/api/v2/shop", tags=["Shop API: catalog"])
@@ -74,7 +74,11 @@ async def list_products(
     embed: EmbedQuery = None,
 ) -> Response:
     view = View(ShopProductOut, mall, fields, embed, service.EMBEDDABLE)
-    products = await service.list_shop_products(session, replace(f, embed=view.embeds), page)
+    if fields is None and not view.embeds:
+        docs = await documents.product_page(session, f, page)
+        if docs is not None:
+            return public(stored_many("products", docs), MAX_AGE)
+    products = await service.list_shop_products(session, mall, replace(f, embed=view.embeds), page)
     return public(view.many("products", products), MAX_AGE)
 
 
@@ -92,7 +96,11 @@ async def get_product(
     mall: CurrentMall, session: ReadSession, product_no: ProductNo, fields: FieldsQuery = None
 ) -> Response:
     view = View(ShopProductOut, mall, fields, None, ())
-    return public(view.one("product", await service.get_shop_product(session, product_no)), MAX_AGE)
+    if fields is None:
+        doc = await documents.product_detail(session, product_no)
+        if doc is not None:
+            return public(stored_one("product", doc), MAX_AGE)
+    return public(view.one("product", await service.get_shop_product(session, mall, product_no)), MAX_AGE)
 
 
 @router.get("/categories", response_model=CategoryList, summary="Displayed categories, parents first")

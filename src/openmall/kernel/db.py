@@ -117,6 +117,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages: big loads stop re-reading the indexes
             cur.close()
 
         return engine

@@ -3,13 +3,13 @@ money as strings and times in the mall's zone, all in one place for every router
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Query
 from fastapi.responses import Response
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from openmall.kernel.errors import InvalidInput
 from openmall.malls.service import MallInfo
@@ -40,8 +40,17 @@ def parse_list(name: str, raw: str | None, allowed: Iterable[str]) -> frozenset[
     return frozenset(asked)
 
 
+def to_json(value: Any) -> str:
+    """Compact JSON with the text as it is (UTF-8 on the wire, no \\u escapes)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 class View:
-    """How one request wants a resource drawn: which fields, which embeds, in which mall."""
+    """How one request wants a resource drawn: which fields, which embeds, in which mall.
+
+    Takes pydantic models (rendered by pydantic-core with the mall's time zone) or dicts that a
+    service already rendered (JSON-ready values, in the shape of ``schema``).
+    """
 
     def __init__(
         self,
@@ -56,30 +65,31 @@ class View:
         self.embeds = parse_list("embed", embed, embeddable)
         plain = [n for n in schema.model_fields if n not in embeddable]
         chosen = parse_list("fields", fields, plain)
-        include = set(chosen or plain) | set(self.embeds)
-        self.include = include
+        self.include = set(chosen or plain) | set(self.embeds)
         self.context = {"timezone": mall.timezone, "currency": mall.currency}
 
-    def _models(self, objs: Iterable[Any]) -> list[BaseModel]:
-        return [o if isinstance(o, BaseModel) else self.schema.model_validate(o) for o in objs]
+    def _json(self, obj: Any) -> bytes:
+        if isinstance(obj, dict):
+            return to_json({k: v for k, v in obj.items() if k in self.include}).encode()
+        model = obj if isinstance(obj, BaseModel) else self.schema.model_validate(obj)
+        return model.__pydantic_serializer__.to_json(model, include=self.include, context=self.context)
 
     def one(self, key: str, obj: Any) -> Response:
-        (model,) = self._models([obj])
-        body = model.__pydantic_serializer__.to_json(model, include=self.include, context=self.context)
-        return _wrapped(key, body)
+        return _wrapped(key, self._json(obj))
 
     def many(self, key: str, objs: Iterable[Any]) -> Response:
-        body = _list_adapter(self.schema).dump_json(
-            self._models(objs), include={"__all__": self.include}, context=self.context
-        )
-        return _wrapped(key, body)
+        return _wrapped(key, b"[" + b",".join(self._json(o) for o in objs) + b"]")
+
+
+def stored_one(key: str, doc: str) -> Response:
+    """``{"key": <doc>}`` from a stored JSON document (a read model), untouched."""
+    return _wrapped(key, doc.encode())
+
+
+def stored_many(key: str, docs: Sequence[str]) -> Response:
+    return _wrapped(key, ("[" + ",".join(docs) + "]").encode())
 
 
 def _wrapped(key: str, body: bytes) -> Response:
     """``{"key": <body>}`` without decoding and re-encoding what pydantic-core already wrote."""
     return Response(b'{"' + key.encode() + b'":' + body + b"}", media_type="application/json")
-
-
-@lru_cache(maxsize=64)
-def _list_adapter(schema: type[BaseModel]) -> TypeAdapter[list[Any]]:
-    return TypeAdapter(list[schema])  # type: ignore[valid-type]
