@@ -67,6 +67,7 @@ async def app(database_url: str):
         for table in reversed(Base.metadata.sorted_tables):
             await conn.execute(table.delete())
     yield application
+    await application.state.direct_reads.close()
     await engine.dispose()
 
 

@@ -13,6 +13,7 @@ from openmall.catalog import shop_api as catalog_shop
 from openmall.config import Settings, get_settings
 from openmall.kernel.cache import ResponseCache, SharedCacheMiddleware
 from openmall.kernel.db import create_engine, read_session_factory, session_factory
+from openmall.kernel.documents import DirectReads
 from openmall.kernel.errors import install_error_handlers
 from openmall.kernel.versioning import LATEST, ApiVersionMiddleware
 from openmall.malls.service import MallCache
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await app.state.direct_reads.close()
         await engine.dispose()
 
     app = FastAPI(
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.read_sessions = read_session_factory(engine)
+    app.state.direct_reads = DirectReads(engine, settings.db_pool_size)
     app.state.response_cache = ResponseCache(settings.shop_cache_seconds)
     app.state.mall_cache = MallCache(settings.mall_cache_seconds)
 

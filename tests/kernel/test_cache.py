@@ -22,6 +22,7 @@ async def cached_app(database_url):
         Settings(database_url=database_url, base_domain=BASE_DOMAIN, mall_cache_seconds=0, shop_cache_seconds=30)
     )
     yield app
+    await app.state.direct_reads.close()
     await app.state.engine.dispose()
 
 

@@ -21,10 +21,11 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from openmall.catalog import service  # service imports this module too: use it only inside functions
 from openmall.catalog.models import Product, ProductCategory, Variant
 from openmall.catalog.schemas import EMBEDDABLE, ShopProductOut
-from openmall.kernel.documents import DocumentLookup
+from openmall.kernel.documents import DirectReads, DocumentLookup
 from openmall.kernel.pagination import Page
 from openmall.kernel.representation import to_json
 from openmall.malls import service as malls
+from openmall.malls.service import MallInfo
 
 CHUNK = 1000
 LIST_FIELDS = frozenset(n for n in ShopProductOut.model_fields if n not in EMBEDDABLE)
@@ -62,9 +63,9 @@ async def store(session: AsyncSession, products: Sequence[dict[str, Any]], updat
         await session.execute(update(Product).execution_options(synchronize_session=False), rows[start : start + CHUNK])
 
 
-async def product_detail(session: AsyncSession, product_no: int) -> str | None:
+async def product_detail(reads: DirectReads, mall: MallInfo, product_no: int) -> str | None:
     """The stored detail of a displayed product, or None (not rendered, hidden, or not in this mall)."""
-    return await _DETAIL.fetch(session, product_no)
+    return await _DETAIL.fetch(reads, mall.mall_id, product_no)
 
 
 async def product_page(session: AsyncSession, f: service.ProductFilter, page: Page) -> list[str] | None:

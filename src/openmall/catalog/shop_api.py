@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from openmall.catalog import documents, service
@@ -21,7 +21,7 @@ from openmall.kernel.cache import public
 from openmall.kernel.pagination import PageParams
 from openmall.kernel.params import MAX_INT
 from openmall.kernel.representation import EmbedQuery, FieldsQuery, View, stored_many, stored_one
-from openmall.kernel.tenancy import CurrentMall, ReadSession
+from openmall.kernel.tenancy import CurrentMall, ReadSession, read_session
 
 router = APIRouter(prefix="/api/v2/shop", tags=["Shop API: catalog"])
 # The catalog is the same for every shopper: say so, so that openmall's own shared cache (capped by
@@ -93,14 +93,16 @@ async def count_products(mall: CurrentMall, session: ReadSession, f: ProductFilt
     summary="One product with its options, variants and stock status",
 )
 async def get_product(
-    mall: CurrentMall, session: ReadSession, product_no: ProductNo, fields: FieldsQuery = None
+    request: Request, mall: CurrentMall, product_no: ProductNo, fields: FieldsQuery = None
 ) -> Response:
     view = View(ShopProductOut, mall, fields, None, ())
-    if fields is None:
-        doc = await documents.product_detail(session, product_no)
+    if fields is None:  # the stored document, one indexed row, no session
+        doc = await documents.product_detail(request.app.state.direct_reads, mall, product_no)
         if doc is not None:
             return public(stored_one("product", doc), MAX_AGE)
-    return public(view.one("product", await service.get_shop_product(session, mall, product_no)), MAX_AGE)
+    async with read_session(request, mall) as session:
+        product = await service.get_shop_product(session, mall, product_no)
+    return public(view.one("product", product), MAX_AGE)
 
 
 @router.get("/categories", response_model=CategoryList, summary="Displayed categories, parents first")

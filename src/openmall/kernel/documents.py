@@ -1,20 +1,58 @@
-"""Reading pre-rendered JSON documents (read models) by key, in one round trip, through the driver.
+"""Reading pre-rendered JSON documents (read models) by key, in one round trip, without the ORM.
 
-A hot read whose answer is already stored as JSON text does not need the ORM: ``DocumentLookup``
-compiles ``SELECT <doc> FROM <table> WHERE mall_id = :mall AND <key> = :key [AND ...]`` once per
-database dialect and runs it on the session's own connection. The mall condition is part of every
-lookup and its value is always the session's mall, so this path is scoped in one place like the rest.
+A hot read whose answer is already stored as JSON text needs neither a session nor the ORM:
+``DocumentLookup`` compiles ``SELECT <doc> FROM <table> WHERE mall_id = :mall AND <key> = :key [AND ...]``
+once per database dialect, and ``DirectReads`` runs it: on PostgreSQL from a small asyncpg pool of its
+own (a lookup then costs its round trip and little else), elsewhere on a connection of the engine.
+The mall is a required argument of every lookup, so this path is scoped in one place like the rest.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, bindparam, make_url, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute
 
 from openmall.kernel.db import ALL_MALLS, TenancyError
+
+
+class DirectReads:
+    def __init__(self, engine: AsyncEngine, pool_size: int = 10):
+        self.engine = engine
+        self.dialect = engine.dialect
+        self.pool_size = pool_size
+        self._pool: Any = None
+
+    async def fetchval(self, sql: str, params: list[Any]) -> Any:
+        if self.dialect.name == "postgresql":
+            pool = self._pool or await self._open()
+            async with pool.acquire() as conn:
+                return await conn.fetchval(sql, *params)
+        async with self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            cursor = await driver.execute(sql, params)
+            try:
+                row = await cursor.fetchone()
+            finally:
+                await cursor.close()
+            return row[0] if row else None
+
+    async def _open(self) -> Any:
+        import asyncpg
+
+        url = make_url(self.engine.url).set(drivername="postgresql")
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(
+                url.render_as_string(hide_password=False), min_size=1, max_size=self.pool_size
+            )
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
 
 class DocumentLookup:
@@ -27,24 +65,12 @@ class DocumentLookup:
         found = self._compiled.get(dialect.name)
         if found is None:
             compiled = self._statement.compile(dialect=dialect)
-            order = tuple(compiled.positiontup or ())
-            found = self._compiled[dialect.name] = (str(compiled), order)
+            found = self._compiled[dialect.name] = (str(compiled), tuple(compiled.positiontup or ()))
         return found
 
-    async def fetch(self, session: AsyncSession, key: Any) -> str | None:
-        mall_id = session.info.get("mall_id")
-        if mall_id in (None, ALL_MALLS):
-            raise TenancyError("a document lookup needs a session bound to one mall")
-        conn = await session.connection()
-        sql, order = self._sql(conn.dialect)
+    async def fetch(self, reads: DirectReads, mall_id: str, key: Any) -> Any:
+        if not mall_id or mall_id == ALL_MALLS:
+            raise TenancyError("a document lookup needs one mall")
+        sql, order = self._sql(reads.dialect)
         values = {"mall_id": mall_id, "key": key}
-        params = [values[name] for name in order]
-        driver = (await conn.get_raw_connection()).driver_connection
-        if conn.dialect.name == "postgresql":
-            return await driver.fetchval(sql, *params)
-        cursor = await driver.execute(sql, params)
-        try:
-            row = await cursor.fetchone()
-        finally:
-            await cursor.close()
-        return row[0] if row else None
+        return await reads.fetchval(sql, [values[name] for name in order])

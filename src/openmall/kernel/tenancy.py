@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -85,8 +86,9 @@ async def get_session(request: Request, mall: CurrentMall) -> AsyncIterator[Asyn
         yield session
 
 
-async def get_read_session(request: Request, mall: CurrentMall) -> AsyncIterator[AsyncSession]:
-    """For endpoints that only read: no transaction round trips (autocommit), and writes refused.
+@asynccontextmanager
+async def read_session(request: Request, mall: MallInfo) -> AsyncIterator[AsyncSession]:
+    """For reads only: no transaction round trips (autocommit), and writes refused.
 
     Each statement sees committed data as of its start, which is what READ COMMITTED gives inside a
     transaction too; a GET needs nothing more.
@@ -94,6 +96,11 @@ async def get_read_session(request: Request, mall: CurrentMall) -> AsyncIterator
     async with request.app.state.read_sessions() as session:
         bind_mall(session, mall.mall_id)
         session.info["read_only"] = True
+        yield session
+
+
+async def get_read_session(request: Request, mall: CurrentMall) -> AsyncIterator[AsyncSession]:
+    async with read_session(request, mall) as session:
         yield session
 
 
