@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from openmall.catalog import service  # service imports this module too: use it only inside functions
-from openmall.catalog.models import Product, ProductCategory, Variant
+from openmall.catalog.models import Category, Product, ProductCategory, Variant
 from openmall.catalog.schemas import EMBEDDABLE, ShopProductOut
 from openmall.kernel.documents import DirectReads, DocumentLookup
 from openmall.kernel.pagination import Page
@@ -68,10 +68,14 @@ async def product_detail(reads: DirectReads, mall: MallInfo, product_no: int) ->
     return await _DETAIL.fetch(reads, mall.mall_id, product_no)
 
 
-async def product_page(session: AsyncSession, f: service.ProductFilter, page: Page) -> list[str] | None:
+async def product_page(reads: DirectReads, mall: MallInfo, f: service.ProductFilter, page: Page) -> list[str] | None:
     """The stored list entries of one page, or None when any of them is not rendered."""
-    stmt = await service.page_statement(session, f, page, Product.list_doc)
-    docs = list(await session.scalars(stmt))
+    categories = None
+    if f.categories:
+        tree = await reads.rows(select(*service.CATEGORY_TREE).where(Category.mall_id == mall.mall_id))
+        categories = service.with_descendants(tree, f.categories)
+    stmt = service.page_statement(f, page, mall.mall_id, categories, Product.list_doc)
+    docs = [row[0] for row in await reads.rows(stmt)]
     return None if any(d is None for d in docs) else docs
 
 

@@ -134,13 +134,18 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-async def _with_descendants(session: AsyncSession, category_nos: Sequence[int]) -> set[int]:
-    rows = (await session.execute(select(Category.category_no, Category.parent_category_no))).all()
+CATEGORY_TREE = (Category.category_no, Category.parent_category_no)
+
+
+def with_descendants(tree: Sequence[Any], category_nos: Sequence[int]) -> set[int]:
+    """These categories and every category below them, from (category_no, parent_category_no) rows."""
     children: dict[int | None, list[int]] = defaultdict(list)
-    for no, parent in rows:
+    known = set()
+    for no, parent in tree:
         children[parent].append(no)
+        known.add(no)
     found: set[int] = set()
-    stack = [n for n in category_nos if any(n == r[0] for r in rows)]
+    stack = [n for n in category_nos if n in known]
     while stack:
         no = stack.pop()
         if no not in found:
@@ -149,15 +154,24 @@ async def _with_descendants(session: AsyncSession, category_nos: Sequence[int]) 
     return found
 
 
-async def _filtered(session: AsyncSession, f: ProductFilter, stmt: Any) -> Any:
-    stmt = stmt.where(Product.display.is_(True), Product.selling.is_(True))
-    if f.categories:
-        wanted = await _with_descendants(session, f.categories)
-        stmt = stmt.where(
-            Product.product_no.in_(
-                select(ProductCategory.product_no).where(ProductCategory.category_no.in_(wanted or [-1]))
-            )
+async def _category_scope(session: AsyncSession, f: ProductFilter) -> set[int] | None:
+    if not f.categories:
+        return None
+    return with_descendants((await session.execute(select(*CATEGORY_TREE))).all(), f.categories)
+
+
+def filtered(f: ProductFilter, stmt: Any, mall_id: str, categories: set[int] | None) -> Any:
+    """The storefront's product filter on ``stmt``; ``categories`` is ``f.categories`` with descendants.
+
+    States its mall itself, so that the statement is scoped even where it runs without a mall-bound
+    session (the stored-document reads).
+    """
+    stmt = stmt.where(Product.mall_id == mall_id, Product.display.is_(True), Product.selling.is_(True))
+    if categories is not None:
+        linked = select(ProductCategory.product_no).where(
+            ProductCategory.mall_id == mall_id, ProductCategory.category_no.in_(categories or [-1])
         )
+        stmt = stmt.where(Product.product_no.in_(linked))
     if f.product_nos:
         stmt = stmt.where(Product.product_no.in_(f.product_nos))
     if f.brand_nos:
@@ -174,25 +188,27 @@ async def _filtered(session: AsyncSession, f: ProductFilter, stmt: Any) -> Any:
     return stmt
 
 
-async def page_statement(session: AsyncSession, f: ProductFilter, page: Page, *columns: Any) -> Any:
+def page_statement(f: ProductFilter, page: Page, mall_id: str, categories: set[int] | None, *columns: Any) -> Any:
     """SELECT ``columns`` of one page of the storefront's product list, filtered and sorted."""
     if page.since_no is not None and f.sort != "product_no":
         raise InvalidInput(
             "since_no reads in ascending product_no order; drop sort or use sort=product_no", field="since_no"
         )
-    stmt = await _filtered(session, f, select(*columns))
+    stmt = filtered(f, select(*columns), mall_id, categories)
     if page.since_no is not None:
         stmt = stmt.where(Product.product_no > page.since_no)
     key = SORTS[f.sort.lstrip("-")]
-    if f.sort.startswith("-"):
-        stmt = stmt.order_by(key.desc(), Product.product_no.desc())
-    else:
-        stmt = stmt.order_by(key.asc(), Product.product_no.asc())
-    return stmt.limit(page.limit).offset(page.offset)
+    descending = f.sort.startswith("-")
+    order = [key.desc() if descending else key.asc()]
+    if key is not Product.product_no:  # ties in price, name or date: a stable order across pages
+        order.append(Product.product_no.desc() if descending else Product.product_no.asc())
+    return stmt.order_by(*order).limit(page.limit).offset(page.offset)
 
 
 async def list_shop_products(session: AsyncSession, mall: MallInfo, f: ProductFilter, page: Page) -> list[Product_]:
-    rows = (await session.execute(await page_statement(session, f, page, *PRODUCT_COLUMNS, _category_list()))).all()
+    categories = await _category_scope(session, f)
+    stmt = page_statement(f, page, mall.mall_id, categories, *PRODUCT_COLUMNS, _category_list())
+    rows = (await session.execute(stmt)).all()
     return await _render_rows(session, rows, f.embed, mall.timezone)
 
 
@@ -218,7 +234,9 @@ async def shop_products_by_no(session: AsyncSession, mall: MallInfo, product_nos
 
 
 async def count_shop_products(session: AsyncSession, f: ProductFilter) -> int:
-    stmt = await _filtered(session, f, select(func.count(Product.product_no)))
+    stmt = filtered(
+        f, select(func.count(Product.product_no)), session.info["mall_id"], await _category_scope(session, f)
+    )
     return int(await session.scalar(stmt) or 0)
 
 

@@ -66,19 +66,20 @@ ProductFilterQuery = Annotated[service.ProductFilter, Depends(product_filter_que
 
 @router.get("/products", response_model=ShopProductList, summary="List displayed products on sale")
 async def list_products(
+    request: Request,
     mall: CurrentMall,
-    session: ReadSession,
     page: PageParams,
     f: ProductFilterQuery,
     fields: FieldsQuery = None,
     embed: EmbedQuery = None,
 ) -> Response:
     view = View(ShopProductOut, mall, fields, embed, service.EMBEDDABLE)
-    if fields is None and not view.embeds:
-        docs = await documents.product_page(session, f, page)
+    if fields is None and not view.embeds:  # stored documents, one query, no session
+        docs = await documents.product_page(request.app.state.direct_reads, mall, f, page)
         if docs is not None:
             return public(stored_many("products", docs), MAX_AGE)
-    products = await service.list_shop_products(session, mall, replace(f, embed=view.embeds), page)
+    async with read_session(request, mall) as session:
+        products = await service.list_shop_products(session, mall, replace(f, embed=view.embeds), page)
     return public(view.many("products", products), MAX_AGE)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, make_url, select
+from sqlalchemy import ColumnElement, Select, bindparam, make_url, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -38,6 +38,28 @@ class DirectReads:
             finally:
                 await cursor.close()
             return row[0] if row else None
+
+    async def rows(self, statement: Select[Any]) -> list[Any]:
+        """Run a SELECT that states its own mall condition (the caller's duty; no session adds one here)."""
+        compiled = statement.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True})
+        params = compiled.construct_params()
+        values = [params[name] for name in compiled.positiontup or ()]
+        processors = compiled._bind_processors  # noqa: SLF001 - money and time columns convert their values
+        values = [
+            processors[n](v) if n in processors else v for n, v in zip(compiled.positiontup or (), values, strict=True)
+        ]
+        sql = str(compiled)
+        if self.dialect.name == "postgresql":
+            pool = self._pool or await self._open()
+            async with pool.acquire() as conn:
+                return list(await conn.fetch(sql, *values))
+        async with self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            cursor = await driver.execute(sql, values)
+            try:
+                return list(await cursor.fetchall())
+            finally:
+                await cursor.close()
 
     async def _open(self) -> Any:
         import asyncpg
