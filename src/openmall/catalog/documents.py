@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import bindparam, event, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -68,14 +68,18 @@ async def product_detail(reads: DirectReads, mall: MallInfo, product_no: int) ->
     return await _DETAIL.fetch(reads, mall.mall_id, product_no)
 
 
+def _category_tree() -> Any:
+    return select(*service.CATEGORY_TREE).where(Category.mall_id == bindparam("mall_id"))
+
+
 async def product_page(reads: DirectReads, mall: MallInfo, f: service.ProductFilter, page: Page) -> list[str] | None:
     """The stored list entries of one page, or None when any of them is not rendered."""
     categories = None
     if f.categories:
-        tree = await reads.rows(select(*service.CATEGORY_TREE).where(Category.mall_id == mall.mall_id))
+        tree = await reads.rows(_category_tree, {"mall_id": mall.mall_id}, ("category_tree",))
         categories = service.with_descendants(tree, f.categories)
-    stmt = service.page_statement(f, page, mall.mall_id, categories, Product.list_doc)
-    docs = [row[0] for row in await reads.rows(stmt)]
+    q = service.list_query(f, page, mall.mall_id, categories, Product.list_doc)
+    docs = [row[0] for row in await reads.rows(q.build, q.params, ("product_page", *q.shape))]
     return None if any(d is None for d in docs) else docs
 
 

@@ -160,55 +160,98 @@ async def _category_scope(session: AsyncSession, f: ProductFilter) -> set[int] |
     return with_descendants((await session.execute(select(*CATEGORY_TREE))).all(), f.categories)
 
 
-def filtered(f: ProductFilter, stmt: Any, mall_id: str, categories: set[int] | None) -> Any:
-    """The storefront's product filter on ``stmt``; ``categories`` is ``f.categories`` with descendants.
+@dataclass(frozen=True)
+class ListQuery:
+    """A storefront list query as SQL of a known shape plus its values.
 
-    States its mall itself, so that the statement is scoped even where it runs without a mall-bound
-    session (the stored-document reads).
+    Values travel as named parameters, so one shape (which filters, how many numbers in a list, which
+    order) is one SQL text: built and compiled once, then only re-bound (``kernel.documents``).
     """
-    stmt = stmt.where(Product.mall_id == mall_id, Product.display.is_(True), Product.selling.is_(True))
-    if categories is not None:
-        linked = select(ProductCategory.product_no).where(
-            ProductCategory.mall_id == mall_id, ProductCategory.category_no.in_(categories or [-1])
-        )
-        stmt = stmt.where(Product.product_no.in_(linked))
-    if f.product_nos:
-        stmt = stmt.where(Product.product_no.in_(f.product_nos))
-    if f.brand_nos:
-        stmt = stmt.where(Product.brand_no.in_(f.brand_nos))
-    if f.keyword:
-        pattern = _like(f.keyword)
-        stmt = stmt.where(
-            or_(Product.name.ilike(pattern, escape="\\"), Product.product_code.ilike(pattern, escape="\\"))
-        )
-    if f.price_min is not None:
-        stmt = stmt.where(Product.price >= f.price_min)
-    if f.price_max is not None:
-        stmt = stmt.where(Product.price <= f.price_max)
-    return stmt
+
+    shape: tuple[Any, ...]
+    params: dict[str, Any]
+    build: Any  # () -> Select
+
+    def statement(self) -> Any:
+        return self.build()
 
 
-def page_statement(f: ProductFilter, page: Page, mall_id: str, categories: set[int] | None, *columns: Any) -> Any:
-    """SELECT ``columns`` of one page of the storefront's product list, filtered and sorted."""
-    if page.since_no is not None and f.sort != "product_no":
+def _numbers(prefix: str, values: Sequence[int], params: dict[str, Any]) -> list[Any]:
+    params.update({f"{prefix}{i}": v for i, v in enumerate(values)})
+    return [bindparam(f"{prefix}{i}") for i in range(len(values))]
+
+
+def list_query(
+    f: ProductFilter, page: Page | None, mall_id: str, categories: set[int] | None, *columns: Any
+) -> ListQuery:
+    """SELECT ``columns`` of the storefront's product list (one page of it, given ``page``).
+
+    ``categories`` is ``f.categories`` with their descendants. The statement states its mall itself,
+    so that it is scoped even where it runs without a mall-bound session (the stored-document reads).
+    """
+    if page is not None and page.since_no is not None and f.sort != "product_no":
         raise InvalidInput(
             "since_no reads in ascending product_no order; drop sort or use sort=product_no", field="since_no"
         )
-    stmt = filtered(f, select(*columns), mall_id, categories)
-    if page.since_no is not None:
-        stmt = stmt.where(Product.product_no > page.since_no)
-    key = SORTS[f.sort.lstrip("-")]
-    descending = f.sort.startswith("-")
-    order = [key.desc() if descending else key.asc()]
-    if key is not Product.product_no:  # ties in price, name or date: a stable order across pages
-        order.append(Product.product_no.desc() if descending else Product.product_no.asc())
-    return stmt.order_by(*order).limit(page.limit).offset(page.offset)
+    params: dict[str, Any] = {"mall_id": mall_id}
+    cats = sorted(categories) if categories else ([-1] if categories is not None else [])
+    shape = (
+        tuple(str(c) for c in columns), categories is not None, len(cats), len(f.product_nos), len(f.brand_nos),
+        bool(f.keyword), f.price_min is not None, f.price_max is not None, f.sort,
+        page is not None, page is not None and page.since_no is not None,
+    )  # fmt: skip
+    category_params = _numbers("c", cats, params)
+    product_params = _numbers("p", f.product_nos, params)
+    brand_params = _numbers("b", f.brand_nos, params)
+    if f.keyword:
+        params["keyword"] = _like(f.keyword)
+    if f.price_min is not None:
+        params["price_min"] = f.price_min
+    if f.price_max is not None:
+        params["price_max"] = f.price_max
+    if page is not None:
+        params.update(limit=page.limit, offset=page.offset)
+        if page.since_no is not None:
+            params["since_no"] = page.since_no
+
+    def build() -> Any:
+        mall = bindparam("mall_id")
+        stmt = select(*columns).where(Product.mall_id == mall, Product.display.is_(True), Product.selling.is_(True))
+        if categories is not None:
+            linked = select(ProductCategory.product_no).where(
+                ProductCategory.mall_id == mall, ProductCategory.category_no.in_(category_params)
+            )
+            stmt = stmt.where(Product.product_no.in_(linked))
+        if product_params:
+            stmt = stmt.where(Product.product_no.in_(product_params))
+        if brand_params:
+            stmt = stmt.where(Product.brand_no.in_(brand_params))
+        if f.keyword:
+            pattern = bindparam("keyword")
+            stmt = stmt.where(
+                or_(Product.name.ilike(pattern, escape="\\"), Product.product_code.ilike(pattern, escape="\\"))
+            )
+        if f.price_min is not None:
+            stmt = stmt.where(Product.price >= bindparam("price_min"))
+        if f.price_max is not None:
+            stmt = stmt.where(Product.price <= bindparam("price_max"))
+        if page is None:
+            return stmt
+        if page.since_no is not None:
+            stmt = stmt.where(Product.product_no > bindparam("since_no"))
+        key = SORTS[f.sort.lstrip("-")]
+        descending = f.sort.startswith("-")
+        order = [key.desc() if descending else key.asc()]
+        if key is not Product.product_no:  # ties in price, name or date: a stable order across pages
+            order.append(Product.product_no.desc() if descending else Product.product_no.asc())
+        return stmt.order_by(*order).limit(bindparam("limit")).offset(bindparam("offset"))
+
+    return ListQuery(shape, params, build)
 
 
 async def list_shop_products(session: AsyncSession, mall: MallInfo, f: ProductFilter, page: Page) -> list[Product_]:
-    categories = await _category_scope(session, f)
-    stmt = page_statement(f, page, mall.mall_id, categories, *PRODUCT_COLUMNS, _category_list())
-    rows = (await session.execute(stmt)).all()
+    q = list_query(f, page, mall.mall_id, await _category_scope(session, f), *PRODUCT_COLUMNS, _category_list())
+    rows = (await session.execute(q.statement(), q.params)).all()
     return await _render_rows(session, rows, f.embed, mall.timezone)
 
 
@@ -234,10 +277,9 @@ async def shop_products_by_no(session: AsyncSession, mall: MallInfo, product_nos
 
 
 async def count_shop_products(session: AsyncSession, f: ProductFilter) -> int:
-    stmt = filtered(
-        f, select(func.count(Product.product_no)), session.info["mall_id"], await _category_scope(session, f)
-    )
-    return int(await session.scalar(stmt) or 0)
+    categories = await _category_scope(session, f)
+    q = list_query(f, None, session.info["mall_id"], categories, func.count(Product.product_no))
+    return int(await session.scalar(q.statement(), q.params) or 0)
 
 
 def _detail_statements() -> tuple[Any, Any]:

@@ -9,6 +9,7 @@ The mall is a required argument of every lookup, so this path is scoped in one p
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, make_url, select
@@ -24,6 +25,7 @@ class DirectReads:
         self.dialect = engine.dialect
         self.pool_size = pool_size
         self._pool: Any = None
+        self._statements: dict[Hashable, Any] = {}
 
     async def fetchval(self, sql: str, params: list[Any]) -> Any:
         if self.dialect.name == "postgresql":
@@ -39,16 +41,26 @@ class DirectReads:
                 await cursor.close()
             return row[0] if row else None
 
-    async def rows(self, statement: Select[Any]) -> list[Any]:
-        """Run a SELECT that states its own mall condition (the caller's duty; no session adds one here)."""
-        compiled = statement.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True})
-        params = compiled.construct_params()
-        values = [params[name] for name in compiled.positiontup or ()]
-        processors = compiled._bind_processors  # noqa: SLF001 - money and time columns convert their values
-        values = [
-            processors[n](v) if n in processors else v for n, v in zip(compiled.positiontup or (), values, strict=True)
-        ]
-        sql = str(compiled)
+    async def rows(self, build: Callable[[], Select[Any]], params: dict[str, Any], shape: Hashable) -> list[Any]:
+        """Run the SELECT that ``build`` makes, compiled once per ``shape``, with ``params`` bound by name.
+
+        The statement must state its mall condition itself (``mall_id = :mall_id``): no session adds one
+        here, and a shape without the ``mall_id`` parameter is refused.
+        """
+        compiled = self._statements.get(shape)
+        if compiled is None:
+            compiled = build().compile(dialect=self.dialect)
+            if "mall_id" not in compiled.binds:
+                raise TenancyError("a direct read must name its mall (mall_id = :mall_id)")
+            if len(self._statements) >= 2000:  # shapes are few in practice; never let them grow without end
+                self._statements.clear()
+            self._statements[shape] = compiled
+        processors = compiled._bind_processors  # money and time parameters convert as in any execute
+        names = compiled.positiontup or ()
+        values = [processors[n](params[n]) if n in processors else params[n] for n in names]
+        return await self._fetch(str(compiled), values)
+
+    async def _fetch(self, sql: str, values: list[Any]) -> list[Any]:
         if self.dialect.name == "postgresql":
             pool = self._pool or await self._open()
             async with pool.acquire() as conn:
