@@ -96,11 +96,11 @@ async def count_products(mall: CurrentMall, session: ReadSession, f: ProductFilt
 async def get_product(
     request: Request, mall: CurrentMall, product_no: ProductNo, fields: FieldsQuery = None
 ) -> Response:
-    view = View(ShopProductOut, mall, fields, None, ())
     if fields is None:  # the stored document, one indexed row, no session
         doc = await documents.product_detail(request.app.state.direct_reads, mall, product_no)
         if doc is not None:
             return public(stored_one("product", doc), MAX_AGE)
+    view = View(ShopProductOut, mall, fields, None, ())
     async with read_session(request, mall) as session:
         product = await service.get_shop_product(session, mall, product_no)
     return public(view.one("product", product), MAX_AGE)
