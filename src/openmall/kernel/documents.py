@@ -9,6 +9,7 @@ The mall is a required argument of every lookup, so this path is scoped in one p
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -25,6 +26,7 @@ class DirectReads:
         self.dialect = engine.dialect
         self.pool_size = pool_size
         self._pool: Any = None
+        self._opening = asyncio.Lock()
         self._statements: dict[Hashable, Any] = {}
 
     async def fetchval(self, sql: str, params: list[Any]) -> Any:
@@ -77,10 +79,11 @@ class DirectReads:
         import asyncpg
 
         url = make_url(self.engine.url).set(drivername="postgresql")
-        if self._pool is None:
-            self._pool = await asyncpg.create_pool(
-                url.render_as_string(hide_password=False), min_size=1, max_size=self.pool_size
-            )
+        async with self._opening:  # the first requests arrive together: open one pool, not one each
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    url.render_as_string(hide_password=False), min_size=1, max_size=self.pool_size
+                )
         return self._pool
 
     async def close(self) -> None:
