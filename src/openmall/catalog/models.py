@@ -12,7 +12,7 @@ from openmall.kernel.db import Base, IdType, MallOwned, MoneyType, UTCDateTime, 
 
 class Brand(MallOwned, Base):
     __tablename__ = "brands"
-    __table_args__ = (UniqueConstraint("mall_id", "name"),)
+    __table_args__ = (UniqueConstraint("mall_id", "name"),)  # also the index by mall
 
     brand_no: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -21,6 +21,7 @@ class Brand(MallOwned, Base):
 
 class Category(MallOwned, Base):
     __tablename__ = "categories"
+    __table_args__ = (Index("ix_categories_mall_id", "mall_id"),)
 
     category_no: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     parent_category_no: Mapped[int | None] = mapped_column(
@@ -81,6 +82,8 @@ class Variant(MallOwned, Base):
     __tablename__ = "variants"
     __table_args__ = (
         UniqueConstraint("mall_id", "variant_code"),
+        # a product's variants: must out-rank the unique index above, which also starts with mall_id
+        Index("ix_variants_mall_product", "mall_id", "product_no"),
         CheckConstraint("quantity >= 0", name="quantity_not_negative"),
     )
 
