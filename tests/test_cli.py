@@ -98,4 +98,25 @@ def test_serve_first_run_migrates_loads_demo_and_answers(tmp_path):
         proc.terminate()
         output, _ = proc.communicate(timeout=20)
     assert f"http://localhost:{port}/docs" in output
+    assert "login 'admin', password 'demo-admin-1234'" in output  # the demo operator's credentials
     assert (tmp_path / "openmall.db").exists()
+
+
+def test_operator_developer_and_app_from_the_cli(tmp_path):
+    assert run(tmp_path, "mall", "create", "shop1", "--name", "Shop").returncode == 0
+    made = run(tmp_path, "operator", "create", "boss", "--mall", "shop1", "--name", "Boss", "--password", "x" * 12)
+    assert made.returncode == 0, made.stdout + made.stderr
+    run(tmp_path, "developer", "create", "dev@example.com", "--name", "Dev", "--password", "y" * 12)
+    created = run(tmp_path, "app", "create", "--developer", "dev@example.com", "--name", "Reorder",
+                  "--app-url", "https://a.example.com", "--redirect-uri", "https://a.example.com/cb",
+                  "--scope", "mall.read_product")  # fmt: skip
+    assert created.returncode == 0, created.stdout + created.stderr
+    lines = dict(line.split("\t") for line in created.stdout.splitlines() if "\t" in line)
+    assert lines["client_secret"].startswith("om_cs_")
+    assert (tmp_path / "openmall.key").stat().st_mode & 0o777 == 0o600
+    approved = run(tmp_path, "app", "approve", lines["client_id"])
+    assert approved.returncode == 0 and "published" in approved.stdout
+    refused = run(tmp_path, "app", "create", "--developer", "dev@example.com", "--name", "Bad",
+                  "--app-url", "https://a.example.com", "--redirect-uri", "http://evil.example.com/cb",
+                  "--scope", "mall.read_product")  # fmt: skip
+    assert refused.returncode == 1 and "must use https" in refused.stdout

@@ -5,22 +5,30 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from openmall.config import Settings, get_settings
+from openmall.demo_data import DEMO_OPERATOR
 from openmall.kernel.db import create_engine, session_factory, session_scope
 from openmall.kernel.errors import ApiError
 from openmall.kernel.migrate import upgrade
+from openmall.kernel.secrets import server_key
 
 app = typer.Typer(
     help="openmall: a self-hostable commerce platform with an Open API.", no_args_is_help=True, add_completion=False
 )
 mall_app = typer.Typer(help="Create and list malls.", no_args_is_help=True)
 app.add_typer(mall_app, name="mall")
+operator_app = typer.Typer(help="Mall operators (people who run a mall and consent to apps).", no_args_is_help=True)
+app.add_typer(operator_app, name="operator")
+developer_app = typer.Typer(help="Developer accounts (people who build apps).", no_args_is_help=True)
+app.add_typer(developer_app, name="developer")
+apps_app = typer.Typer(help="Apps: create one for a developer, publish one after review.", no_args_is_help=True)
+app.add_typer(apps_app, name="app")
 console = Console(soft_wrap=True)
 
 
@@ -51,6 +59,8 @@ async def _load_demo(settings: Settings, mall_id: str, products: int, show_progr
             if await malls.find_mall(session, mall_id) is None:
                 name = demo_data.DEMO_MALL_NAME if mall_id == demo_data.DEMO_MALL else mall_id
                 await malls.create_mall(session, mall_id, name)
+        async with session_scope(factory, mall_id) as session:
+            await demo_data.load_operator(session)
         async with session_scope(factory, mall_id) as session:
             if not show_progress:
                 return await demo_data.load_catalog(session, products, commit_chunks=True)
@@ -140,6 +150,94 @@ def mall_list() -> None:
     asyncio.run(run())
 
 
+def _run(mall_id: str, work: Any) -> Any:
+    """Run ``work(session)`` in one unit of work (bound to ``mall_id``, or '*' for platform rows)."""
+    settings = get_settings()
+    upgrade(settings.database_url)
+
+    async def run() -> Any:
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_scope(session_factory(engine), mall_id) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except ApiError as exc:
+        _fail(exc.message)
+
+
+def _key() -> bytes:
+    settings = get_settings()
+    return server_key(settings.secret_key, settings.secret_file)
+
+
+@operator_app.command("create")
+def operator_create(
+    login_id: Annotated[str, typer.Argument(help="The login, 3 to 64 lowercase letters, digits, '_.-'.")],
+    mall: Annotated[str, typer.Option(help="The operator's mall.")],
+    name: Annotated[str, typer.Option(help="The operator's name.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Create an operator of a mall."""
+    from openmall.oauth import service as oauth
+
+    _run(mall, lambda s: oauth.create_operator(s, login_id, name, password))
+    console.print(f"operator [bold]{login_id}[/bold] can now log in to mall {mall}")
+
+
+@developer_app.command("create")
+def developer_create(
+    email: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Create a developer account."""
+    from openmall.oauth import service as oauth
+
+    _run("*", lambda s: oauth.create_developer(s, email, name, password))
+    console.print(f"developer [bold]{email}[/bold] created")
+
+
+@apps_app.command("create")
+def app_create(
+    developer: Annotated[str, typer.Option(help="The developer's email.")],
+    name: Annotated[str, typer.Option()],
+    app_url: Annotated[str, typer.Option(help="Opened when an operator launches the app.")],
+    redirect_uri: Annotated[list[str], typer.Option(help="Exact redirect URI; repeat for more.")],
+    scope: Annotated[list[str], typer.Option(help="A scope such as mall.read_product; repeat for more.")],
+    test_mall: Annotated[list[str] | None, typer.Option(help="A mall that may install it in development.")] = None,
+) -> None:
+    """Register an app for a developer; prints its client_id and, this once, its client_secret."""
+    from sqlalchemy import select
+
+    from openmall.oauth import service as oauth
+    from openmall.oauth.models import Developer
+
+    async def work(session: Any) -> Any:
+        dev = await session.scalar(select(Developer).where(Developer.email == developer.lower()))
+        if dev is None:
+            raise ApiError(f"no developer with email {developer}")
+        return await oauth.create_app(session, _key(), dev, name=name, app_url=app_url, redirect_uris=redirect_uri,
+                                      scopes=scope, test_malls=test_mall or [])  # fmt: skip
+
+    made = _run("*", work)
+    typer.echo(f"client_id\t{made.app.client_id}")
+    typer.echo(f"client_secret\t{made.client_secret}")
+    console.print("[yellow]the client_secret is shown only now; store it in your app's secrets[/yellow]")
+
+
+@apps_app.command("approve")
+def app_approve(client_id: Annotated[str, typer.Argument()]) -> None:
+    """Publish an app after review: every mall may install it."""
+    from openmall.oauth import service as oauth
+
+    made = _run("*", lambda s: oauth.approve_app(s, client_id))
+    console.print(f"app [bold]{made.name}[/bold] is published")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -162,7 +260,8 @@ def serve(
   API reference   {base}/docs
   Shop API        {base}/api/v2/shop/products   (default mall: {settings.default_mall})
   Another mall    http://{{mall_id}}.{settings.base_domain}:{port}/ (curl -H 'Host: {{mall_id}}.{settings.base_domain}')
-  Demo mall       '{settings.default_mall}' with 60 clothing products; operator accounts arrive with OAuth
+  Demo mall       '{settings.default_mall}' with 60 clothing products
+  Demo operator   login '{DEMO_OPERATOR[0]}', password '{DEMO_OPERATOR[1]}' (mall {settings.default_mall})
 """)
     uvicorn.run(
         "openmall.app:create_app",

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a process may serve the same public Shop API read (catalog) again; 0 disables.",
     )
+    secret_key: str | None = Field(
+        default=None,
+        description="Key for the HMAC digests of stored secrets and tokens; unset: read or create secret_file.",
+    )
+    secret_file: str = Field(default="./openmall.key", description="Where the embedded default keeps its key.")
     debug_sql: bool = Field(default=False, description="Log every SQL statement.")
 
 

@@ -20,6 +20,7 @@ from openmall.catalog.schemas import CategoryIn, OptionIn, ProductIn
 
 DEMO_MALL = "demo"
 DEMO_MALL_NAME = "openmall Demo Apparel"
+DEMO_OPERATOR = ("admin", "demo-admin-1234")  # printed by `openmall serve`; a demo, not a secret
 CHUNK = 1000
 
 # top-level category -> sub-categories
@@ -202,3 +203,13 @@ async def _free_prefix(session: AsyncSession, prefix: str, rng: random.Random) -
     while await session.scalar(select(Product.product_no).where(Product.product_code == f"{prefix}000001")):
         prefix = f"D{rng.randint(0, 0xFFFF):04X}"
     return prefix
+
+
+async def load_operator(session: AsyncSession) -> None:
+    """The demo mall's operator account, unless it exists."""
+    from openmall.oauth import service as oauth
+    from openmall.oauth.models import Operator
+
+    login_id, password = DEMO_OPERATOR
+    if await session.scalar(select(Operator.operator_no).where(Operator.login_id == login_id)) is None:
+        await oauth.create_operator(session, login_id, "Demo Operator", password)

@@ -6,3 +6,4 @@ from __future__ import annotations
 def load_all() -> None:
     import openmall.catalog.models  # noqa: F401
     import openmall.malls.models  # noqa: F401
+    import openmall.oauth.models  # noqa: F401
