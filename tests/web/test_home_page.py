@@ -16,3 +16,16 @@ def test_home_page_leads_to_the_shop_api(browser, live_server):
         assert len(body["products"]) == 10 and body["products"][0]["price"].endswith(".00")
     finally:
         page.close()
+
+
+def test_api_reference_renders_without_a_cdn(browser, live_server):
+    page = browser.new_page()
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(live_server) else None)
+    try:
+        page.goto(live_server + "/docs")
+        page.get_by_text("/api/v2/shop/products/{product_no}").first.wait_for(timeout=15_000)
+        assert "openmall" in page.inner_text(".information-container")
+        assert outside == []  # every asset came from openmall itself
+    finally:
+        page.close()
