@@ -18,12 +18,13 @@ from openmall.catalog.schemas import (
     ShopProductOut,
 )
 from openmall.kernel.cache import public
+from openmall.kernel.errors import ERROR_RESPONSES
 from openmall.kernel.pagination import PageParams
 from openmall.kernel.params import MAX_INT
 from openmall.kernel.representation import EmbedQuery, FieldsQuery, View, stored_many, stored_one
 from openmall.kernel.tenancy import CurrentMall, ReadSession, read_session
 
-router = APIRouter(prefix="/api/v2/shop", tags=["Shop API: catalog"])
+router = APIRouter(prefix="/api/v2/shop", tags=["Shop API: catalog"], responses=ERROR_RESPONSES)
 # The catalog is the same for every shopper: say so, so that openmall's own shared cache (capped by
 # OPENMALL_SHOP_CACHE_SECONDS) and any CDN in front may serve it again for a few seconds.
 MAX_AGE = 10

@@ -13,10 +13,31 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("openmall.errors")
+
+
+class ErrorDetail(BaseModel):
+    code: int = Field(description="The HTTP status, again")
+    message: str = Field(description="What went wrong, in words a developer can act on")
+    more_info: dict[str, Any] = Field(default_factory=dict, description="The field, the bounds, the allowed values")
+
+
+class ErrorOut(BaseModel):
+    """Every error of every surface."""
+
+    error: ErrorDetail
+
+
+# documented on every API route (FastAPI's own 422 shape is replaced, since it is never sent)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Bad request, such as an unknown API version"},
+    404: {"model": ErrorOut, "description": "No such mall, resource or route"},
+    422: {"model": ErrorOut, "description": "A parameter or field breaks a rule; `more_info.field` names it"},
+}
 
 
 class ApiError(Exception):
