@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openmall.catalog import service as catalog
 from openmall.catalog.models import Brand, Category, Product
 from openmall.catalog.schemas import CategoryIn, OptionIn, ProductIn
+from openmall.oauth import service as oauth
+from openmall.oauth.models import Operator
 
 DEMO_MALL = "demo"
 DEMO_MALL_NAME = "openmall Demo Apparel"
@@ -207,9 +209,6 @@ async def _free_prefix(session: AsyncSession, prefix: str, rng: random.Random) -
 
 async def load_operator(session: AsyncSession) -> None:
     """The demo mall's operator account, unless it exists."""
-    from openmall.oauth import service as oauth
-    from openmall.oauth.models import Operator
-
     login_id, password = DEMO_OPERATOR
     if await session.scalar(select(Operator.operator_no).where(Operator.login_id == login_id)) is None:
         await oauth.create_operator(session, login_id, "Demo Operator", password)

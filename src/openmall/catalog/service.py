@@ -686,18 +686,3 @@ async def refresh_statistics(session: AsyncSession) -> None:
 
 async def create_product(session: AsyncSession, data: ProductIn) -> int:
     return (await create_products(session, [data]))[0]
-
-
-__all__ = [
-    "EMBEDDABLE",
-    "ProductFilter",
-    "count_shop_products",
-    "create_brand",
-    "create_category",
-    "create_product",
-    "create_products",
-    "get_shop_product",
-    "list_shop_categories",
-    "list_shop_products",
-    "product_filter",
-]

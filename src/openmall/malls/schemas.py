@@ -3,9 +3,7 @@ from __future__ import annotations
 import re
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from openmall.kernel.timeutil import MallDateTime
+from pydantic import BaseModel, Field, field_validator
 
 MALL_ID = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 RESERVED = frozenset({"www", "api", "admin", "static", "mail", "docs"})
@@ -44,13 +42,3 @@ class MallCreate(BaseModel):
         if v not in available_timezones():
             raise ValueError(f"unknown time zone '{v}' (use an IANA name such as Asia/Seoul)")
         return v
-
-
-class MallOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    mall_id: str
-    name: str
-    currency: str
-    timezone: str
-    created_at: MallDateTime

@@ -41,9 +41,6 @@ class MallCache:
                 self._items.clear()
             self._items[mall_id] = (time.monotonic() + self.ttl, info)
 
-    def forget(self, mall_id: str) -> None:
-        self._items.pop(mall_id, None)
-
 
 def _info(m: Mall) -> MallInfo:
     return MallInfo(mall_id=m.mall_id, name=m.name, currency=m.currency, timezone=m.timezone)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.kernel.db import utcnow
-from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound
+from openmall.kernel.errors import ApiError, Conflict, InvalidInput, NotFound
 from openmall.kernel.secrets import digest, matches, new_secret
 from openmall.oauth.models import App, Developer, Operator
 from openmall.oauth.schemas import AppIn, DeveloperIn, OperatorIn
@@ -182,11 +182,3 @@ async def approve_app(session: AsyncSession, client_id: str) -> App:
 def installable_on(app: App, mall_id: str) -> bool:
     """Published apps install anywhere; apps in development or review only on their test malls."""
     return app.status == "published" or mall_id in app.test_malls
-
-
-def ensure_installable(app: App, mall_id: str) -> None:
-    if not installable_on(app, mall_id):
-        raise Forbidden(
-            f"App '{app.name}' is in {app.status}; only its test malls can install it",
-            more_info={"status": app.status, "test_malls": app.test_malls},
-        )
