@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from openmall.app import create_app
 from openmall.catalog import service as catalog
@@ -23,9 +23,12 @@ from openmall.kernel.db import Base, create_engine, session_scope
 from openmall.kernel.migrate import upgrade_async
 from openmall.malls import service as malls
 from openmall.models import load_all
+from openmall.oauth import service as oauth
+from openmall.oauth.models import App, Developer
 
 BASE_DOMAIN = "openmall.test"
 PG_ENV = "OPENMALL_TEST_DATABASE_URL"
+STOREFRONT = "test-storefront"  # the client id the test client sends in X-Client-Id; add_mall installs it
 
 load_all()
 
@@ -78,7 +81,8 @@ def host(mall_id: str) -> str:
 @pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url=host("demo")) as c:
+    headers = {"X-Client-Id": STOREFRONT}
+    async with httpx.AsyncClient(transport=transport, base_url=host("demo"), headers=headers) as c:
         yield c
 
 
@@ -100,8 +104,24 @@ class Shop:
 
 
 async def add_mall(app, mall_id: str, name: str | None = None, **kw: str) -> None:
+    """A mall, with the test storefront app installed (so that the Shop API answers the test client)."""
     async with session_scope(app.state.sessions, "*") as session:
         await malls.create_mall(session, mall_id, name or mall_id.title(), **kw)
+    async with session_scope(app.state.sessions, mall_id) as session:
+        await install_storefront(session, app.state.key)
+
+
+async def install_storefront(session, key: bytes) -> None:
+    developer = await session.scalar(select(Developer).where(Developer.email == "storefront@openmall.test"))
+    if developer is None:
+        developer = await oauth.create_developer(session, "storefront@openmall.test", "Storefronts", "storefront-pass")
+    storefront = await session.scalar(select(App).where(App.client_id == STOREFRONT))
+    if storefront is None:
+        made = await oauth.create_app(session, key, developer, name="Test storefront", app_url="https://shop.test/",
+                                      redirect_uris=["https://shop.test/cb"], scopes=["mall.read_product"])  # fmt: skip
+        storefront = made.app
+        storefront.client_id, storefront.status = STOREFRONT, "published"
+    await oauth.install_app(session, storefront, session.info["mall_id"], None, [])
 
 
 @pytest.fixture

@@ -12,7 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from openmall.demo_data import DEMO_STOREFRONT
+
 CLI = [sys.executable, "-m", "openmall.cli"]
+
+STOREFRONT_ID = {"X-Client-Id": DEMO_STOREFRONT}
 
 
 def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -80,17 +84,24 @@ def test_serve_first_run_migrates_loads_demo_and_answers(tmp_path):
         response = None
         while time.monotonic() < deadline:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/v2/shop/products", params={"limit": 5})
+                response = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v2/shop/products", params={"limit": 5}, headers=STOREFRONT_ID
+                )
                 break
             except httpx.TransportError:
                 if proc.poll() is not None:
                     break
                 time.sleep(0.3)
         assert response is not None, "server did not start"
-        assert response.status_code == 200
+        assert response.status_code == 200, response.text
         assert len(response.json()["products"]) == 5
+        # the Shop API wants an installed storefront's client id; the demo mall has one, printed at start
+        anonymous = httpx.get(f"http://127.0.0.1:{port}/api/v2/shop/products")
+        assert anonymous.status_code == 401 and "X-Client-Id" in anonymous.json()["error"]["message"]
         assert response.headers["x-api-version"]
-        other = httpx.get(f"http://127.0.0.1:{port}/api/v2/shop/products", headers={"Host": "nope.localhost"})
+        other = httpx.get(
+            f"http://127.0.0.1:{port}/api/v2/shop/products", headers={"Host": "nope.localhost", **STOREFRONT_ID}
+        )
         assert other.status_code == 404 and "nope" in other.json()["error"]["message"]
         docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json")
         assert "/api/v2/shop/products/{product_no}" in docs.json()["paths"]
@@ -98,7 +109,8 @@ def test_serve_first_run_migrates_loads_demo_and_answers(tmp_path):
         proc.terminate()
         output, _ = proc.communicate(timeout=20)
     assert f"http://localhost:{port}/docs" in output
-    assert "login 'admin', password 'demo-admin-1234'" in output  # the demo operator's credentials
+    assert f"X-Client-Id: {DEMO_STOREFRONT}" in output
+    assert "operator 'admin', password 'demo-admin-1234'" in output  # the demo operator's credentials
     assert (tmp_path / "openmall.db").exists()
 
 

@@ -12,14 +12,20 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from openmall import __version__
+from openmall.catalog import admin_api as catalog_admin
 from openmall.catalog import shop_api as catalog_shop
 from openmall.config import Settings, get_settings
 from openmall.kernel.cache import ResponseCache, SharedCacheMiddleware
 from openmall.kernel.db import create_engine, read_session_factory, session_factory
 from openmall.kernel.documents import DirectReads
 from openmall.kernel.errors import install_error_handlers
+from openmall.kernel.secrets import server_key
 from openmall.kernel.versioning import LATEST, ApiVersionMiddleware
 from openmall.malls.service import MallCache
+from openmall.oauth import admin_api as oauth_admin
+from openmall.oauth import developer_pages, endpoints, operator_pages
+from openmall.oauth.storefront import ClientIdGate
+from openmall.web.pages import ConsoleSessions
 
 DESCRIPTION = f"""
 openmall's Open API. Every call names its mall by host (`{{mall_id}}.{{base_domain}}`; the bare host serves
@@ -55,12 +61,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.direct_reads = DirectReads(engine, settings.db_pool_size)
     app.state.response_cache = ResponseCache(settings.shop_cache_seconds)
     app.state.mall_cache = MallCache(settings.mall_cache_seconds)
+    app.state.key = server_key(settings.secret_key, settings.secret_file)
 
     install_error_handlers(app)
     # added last = outermost: versions are checked before the cache, so an unknown version is never served
     app.add_middleware(SharedCacheMiddleware, cache=app.state.response_cache, prefix="/api/v2/shop/")
+    app.add_middleware(ClientIdGate, prefix="/api/v2/shop/")  # outside the cache: no id, no cached page
     app.add_middleware(ApiVersionMiddleware)
+    app.add_middleware(
+        ConsoleSessions, key=app.state.key, max_age=settings.session_seconds, https_only=settings.secure_cookies
+    )
     app.include_router(catalog_shop.router)
+    app.include_router(catalog_admin.router)
+    app.include_router(oauth_admin.router)
+    app.include_router(endpoints.router)
+    app.include_router(operator_pages.router)
+    app.include_router(developer_pages.router)
 
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
 
@@ -79,8 +95,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return HTMLResponse(
             "<!doctype html><title>openmall</title><h1>openmall</h1>"
             "<ul><li><a href='/docs'>API reference (OpenAPI)</a></li>"
-            "<li><a href='/api/v2/shop/products'>Shop API: products</a></li>"
-            "<li><a href='/api/v2/shop/categories?limit=100'>Shop API: categories</a></li></ul>"
+            "<li><a href='/developers'>Developer console</a>: register apps</li>"
+            "<li><a href='/admin/apps'>Back office</a>: a mall's installed apps</li></ul>"
+            "<p>The Shop API answers storefronts that name an installed app: "
+            "<code>curl -H 'X-Client-Id: demo-storefront' localhost:8000/api/v2/shop/products</code></p>"
         )
 
     return app

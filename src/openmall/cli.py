@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from openmall.config import Settings, get_settings
-from openmall.demo_data import DEMO_OPERATOR
+from openmall.demo_data import DEMO_DEVELOPER, DEMO_OPERATOR, DEMO_STOREFRONT
 from openmall.kernel.db import create_engine, session_factory, session_scope
 from openmall.kernel.errors import ApiError
 from openmall.kernel.migrate import upgrade
@@ -61,6 +61,7 @@ async def _load_demo(settings: Settings, mall_id: str, products: int, show_progr
                 await malls.create_mall(session, mall_id, name)
         async with session_scope(factory, mall_id) as session:
             await demo_data.load_operator(session)
+            await demo_data.load_storefront(session, server_key(settings.secret_key, settings.secret_file))
         async with session_scope(factory, mall_id) as session:
             if not show_progress:
                 return await demo_data.load_catalog(session, products, commit_chunks=True)
@@ -238,6 +239,30 @@ def app_approve(client_id: Annotated[str, typer.Argument()]) -> None:
     console.print(f"app [bold]{made.name}[/bold] is published")
 
 
+@apps_app.command("install")
+def app_install(
+    client_id: Annotated[str, typer.Argument()],
+    mall: Annotated[str, typer.Option(help="The mall to install it on.")],
+    scope: Annotated[
+        list[str] | None, typer.Option(help="Scopes to grant (default: none, as for a storefront).")
+    ] = None,
+) -> None:
+    """Install an app on a mall without the consent page (an administrator's act, e.g. for a storefront)."""
+    from openmall.oauth import scopes as scope_registry
+    from openmall.oauth import service as oauth
+
+    async def work(session: Any) -> Any:
+        try:
+            granted = scope_registry.parse(scope or [])
+        except ValueError as exc:
+            raise ApiError(str(exc)) from None
+        found = await oauth.get_app(session, client_id)
+        return await oauth.install_app(session, found, mall, None, granted)
+
+    _run(mall, work)
+    console.print(f"app [bold]{client_id}[/bold] is installed on mall {mall}")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -261,7 +286,9 @@ def serve(
   Shop API        {base}/api/v2/shop/products   (default mall: {settings.default_mall})
   Another mall    http://{{mall_id}}.{settings.base_domain}:{port}/ (curl -H 'Host: {{mall_id}}.{settings.base_domain}')
   Demo mall       '{settings.default_mall}' with 60 clothing products
-  Demo operator   login '{DEMO_OPERATOR[0]}', password '{DEMO_OPERATOR[1]}' (mall {settings.default_mall})
+  Storefront id   X-Client-Id: {DEMO_STOREFRONT}   (the Shop API wants an installed app's client id)
+  Back office     {base}/admin/apps   operator '{DEMO_OPERATOR[0]}', password '{DEMO_OPERATOR[1]}'
+  Developers      {base}/developers   '{DEMO_DEVELOPER[0]}', password '{DEMO_DEVELOPER[1]}'
 """)
     uvicorn.run(
         "openmall.app:create_app",

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
         description="Key for the HMAC digests of stored secrets and tokens; unset: read or create secret_file.",
     )
     secret_file: str = Field(default="./openmall.key", description="Where the embedded default keeps its key.")
+    access_token_seconds: int = Field(default=7200, ge=60, description="How long an access token lives (2 h).")
+    refresh_token_seconds: int = Field(default=14 * 86400, ge=60, description="How long a refresh token lives.")
+    authorization_code_seconds: int = Field(default=60, ge=5, le=600, description="How long a code lives.")
+    session_seconds: int = Field(default=12 * 3600, ge=60, description="How long a console login lasts.")
+    secure_cookies: bool = Field(
+        default=False, description="Send session cookies over HTTPS only (set it when serving behind TLS)."
+    )
     debug_sql: bool = Field(default=False, description="Log every SQL statement.")
 
 

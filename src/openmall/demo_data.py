@@ -18,11 +18,13 @@ from openmall.catalog import service as catalog
 from openmall.catalog.models import Brand, Category, Product
 from openmall.catalog.schemas import CategoryIn, OptionIn, ProductIn
 from openmall.oauth import service as oauth
-from openmall.oauth.models import Operator
+from openmall.oauth.models import App, Developer, Operator
 
 DEMO_MALL = "demo"
 DEMO_MALL_NAME = "openmall Demo Apparel"
 DEMO_OPERATOR = ("admin", "demo-admin-1234")  # printed by `openmall serve`; a demo, not a secret
+DEMO_DEVELOPER = ("developer@example.com", "demo-developer-1234")
+DEMO_STOREFRONT = "demo-storefront"  # the client id of the demo mall's storefront app (client ids are public)
 CHUNK = 1000
 
 # top-level category -> sub-categories
@@ -212,3 +214,24 @@ async def load_operator(session: AsyncSession) -> None:
     login_id, password = DEMO_OPERATOR
     if await session.scalar(select(Operator.operator_no).where(Operator.login_id == login_id)) is None:
         await oauth.create_operator(session, login_id, "Demo Operator", password)
+
+
+async def load_storefront(session: AsyncSession, key: bytes) -> None:
+    """The demo developer and the demo mall's storefront app (published, installed, no Admin scopes)."""
+    email, password = DEMO_DEVELOPER
+    developer = await session.scalar(select(Developer).where(Developer.email == email))
+    if developer is None:
+        developer = await oauth.create_developer(session, email, "Demo Developer", password)
+    app = await session.scalar(select(App).where(App.client_id == DEMO_STOREFRONT))
+    if app is None:
+        made = await oauth.create_app(
+            session, key, developer, name="Demo storefront", description="The demo mall's headless storefront.",
+            app_url="http://localhost:3000/", redirect_uris=["http://localhost:3000/callback"],
+            scopes=["mall.read_product", "mall.read_category"],
+        )  # fmt: skip
+        app = made.app
+        app.client_id = DEMO_STOREFRONT
+        app.status = "published"
+    mall_id = session.info["mall_id"]
+    if await oauth.get_install(session, app) is None:
+        await oauth.install_app(session, app, mall_id, None, [])

@@ -13,7 +13,7 @@ from openmall.catalog.models import Product
 from openmall.config import Settings
 from openmall.kernel.db import session_scope
 from openmall.kernel.tenancy import CurrentMall
-from tests.conftest import BASE_DOMAIN, add_mall, host
+from tests.conftest import BASE_DOMAIN, STOREFRONT, add_mall, host
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ async def cached_app(database_url):
 @pytest.fixture
 async def cached(cached_app, shop):  # `shop` fills the same database through the uncached app
     transport = httpx.ASGITransport(app=cached_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url=host("demo")) as c:
+    async with httpx.AsyncClient(transport=transport, base_url=host("demo"), headers={"X-Client-Id": STOREFRONT}) as c:
         yield c
 
 
@@ -99,7 +99,7 @@ async def test_two_host_headers_cannot_poison_another_mall(cached, cached_app, s
     # the first Host header is the one that counts, for tenancy and for the cache alike
     two_hosts = [("host", f"other.{BASE_DOMAIN}"), ("host", f"demo.{BASE_DOMAIN}")]
     req = cached.build_request("GET", "/api/v2/shop/products")
-    req.headers = httpx.Headers(two_hosts)
+    req.headers = httpx.Headers([*two_hosts, ("x-client-id", STOREFRONT)])
     first = await cached.send(req)
     assert first.status_code == 400 or [p["name"] for p in first.json()["products"]] == ["Other Mall Hoodie"]
     demo = await cached.get("/api/v2/shop/products")
@@ -110,7 +110,7 @@ async def test_memory_is_bounded_in_bytes(cached_app, shop):
     cache = cached_app.state.response_cache
     cache.max_bytes = 5_000
     transport = httpx.ASGITransport(app=cached_app)
-    async with httpx.AsyncClient(transport=transport, base_url=host("demo")) as c:
+    async with httpx.AsyncClient(transport=transport, base_url=host("demo"), headers={"X-Client-Id": STOREFRONT}) as c:
         for i in range(40):
             r = await c.get("/api/v2/shop/products", params={"limit": 5, "junk": i})
             assert r.status_code == 200
@@ -119,4 +119,4 @@ async def test_memory_is_bounded_in_bytes(cached_app, shop):
 
 async def test_responses_vary_by_api_version(cached, shop):
     r = await cached.get("/api/v2/shop/products/count")
-    assert r.headers["vary"] == "X-Api-Version, X-Cafe24-Api-Version"
+    assert r.headers["vary"] == "X-Api-Version, X-Cafe24-Api-Version, X-Client-Id"

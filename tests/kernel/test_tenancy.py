@@ -16,7 +16,7 @@ from openmall.kernel.bulk import bulk_insert
 from openmall.kernel.db import TenancyError, session_scope
 from openmall.kernel.errors import Conflict, InvalidInput
 from openmall.kernel.tenancy import mall_id_for_host
-from tests.conftest import BASE_DOMAIN, assert_error, host
+from tests.conftest import BASE_DOMAIN, STOREFRONT, assert_error, host
 
 OTHER = {"Host": f"other.{BASE_DOMAIN}"}
 LIST = "/api/v2/shop/products"
@@ -82,7 +82,9 @@ async def test_each_mall_sees_only_its_own_products(client, shop):
 
 async def test_a_second_client_on_the_other_host(app, shop):
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url=host("other")) as other:
+    async with httpx.AsyncClient(
+        transport=transport, base_url=host("other"), headers={"X-Client-Id": STOREFRONT}
+    ) as other:
         r = await other.get(f"{LIST}/{shop.other_mall_product}")
         assert r.status_code == 200, r.text
         assert r.json()["product"]["name"] == "Other Mall Hoodie"

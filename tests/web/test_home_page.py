@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 
 
-def test_home_page_leads_to_the_shop_api(browser, live_server):
+def test_home_page_leads_to_the_consoles_and_the_shop_api_answers_a_storefront(browser, live_server):
     page = browser.new_page()
     try:
         page.goto(live_server + "/")
         assert page.title() == "openmall"
-        page.click("text=Shop API: products")
-        page.wait_for_url("**/api/v2/shop/products")
-        body = json.loads(page.inner_text("body"))
+        page.click("text=Developer console")
+        page.wait_for_url("**/developers/login")
+        assert page.get_by_role("heading").inner_text() == "Developer log in"
+        # a storefront page in the browser calls the Shop API with its client id
+        fetch = "id => fetch('/api/v2/shop/products', {headers: {'X-Client-Id': id}}).then(r => r.text())"
+        body = json.loads(page.evaluate(fetch, "demo-storefront"))
         assert len(body["products"]) == 10 and body["products"][0]["price"].endswith(".00")
+        refused = json.loads(page.evaluate(fetch, "not-an-app"))
+        assert refused["error"]["code"] == 401
     finally:
         page.close()
 

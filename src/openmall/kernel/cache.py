@@ -28,7 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _MAX_AGE = re.compile(rb"max-age=(\d+)")
 _KEYED = (b"host", b"x-api-version", b"x-cafe24-api-version")
-VARY = "X-Api-Version, X-Cafe24-Api-Version"
+# X-Client-Id: a shared cache in front must not answer a caller whose client id openmall has not checked
+VARY = "X-Api-Version, X-Cafe24-Api-Version, X-Client-Id"
 CacheKey = tuple[bytes, ...]
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeDecorator
 
 from openmall.config import normalize_database_url
+from openmall.kernel import clock
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -97,7 +98,7 @@ class MoneyType(TypeDecorator[Decimal]):
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 class MallOwned:

@@ -7,11 +7,14 @@ code, ``whsec_`` webhook secret. A new value is shown once; the database keeps
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
 import secrets
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 PREFIXES = ("om_cs_", "om_at_", "om_rt_", "om_ac_", "whsec_")
 
@@ -41,3 +44,16 @@ def server_key(secret_key: str | None, secret_file: str) -> bytes:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))
     return path.read_text().strip().encode()
+
+
+def _fernet(key: bytes) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"openmall seal\x00" + key).digest()))
+
+
+def seal(key: bytes, value: str) -> str:
+    """Encrypt a value the server must read back later (authenticated encryption under the server key)."""
+    return _fernet(key).encrypt(value.encode()).decode()
+
+
+def unseal(key: bytes, sealed: str) -> str:
+    return _fernet(key).decrypt(sealed.encode()).decode()

@@ -55,5 +55,62 @@ class App(Base):
     # development: installable only on test_malls; review: waiting for approval; published: any mall
     status: Mapped[str] = mapped_column(String(16), default="development")
     test_malls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # the key that signs launch URLs: SHA-256 of the client secret, sealed with the server key
+    launch_key_sealed: Mapped[str] = mapped_column(String(200), default="")
     secret_rotated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Install(MallOwned, Base):
+    """An app installed on a mall: the scopes its operators granted it, so far."""
+
+    __tablename__ = "installs"
+    __table_args__ = (UniqueConstraint("mall_id", "app_no"),)
+
+    install_no: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    app_no: Mapped[int] = mapped_column(IdType, ForeignKey("apps.app_no", ondelete="CASCADE"))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    operator_no: Mapped[int | None] = mapped_column(IdType, nullable=True)  # None: installed from the CLI
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class AuthorizationCode(MallOwned, Base):
+    """A one-minute, single-use code, bound to its app, mall, redirect URI and PKCE challenge."""
+
+    __tablename__ = "authorization_codes"
+
+    code_no: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    grant_id: Mapped[str] = mapped_column(String(32))  # the tokens issued from this code share it
+    app_no: Mapped[int] = mapped_column(IdType, ForeignKey("apps.app_no", ondelete="CASCADE"))
+    operator_no: Mapped[int] = mapped_column(IdType)
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    code_challenge: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    code_challenge_method: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Token(MallOwned, Base):
+    """An access token with its refresh token; a refresh makes a new row of the same grant."""
+
+    __tablename__ = "tokens"
+    __table_args__ = (
+        Index("ix_tokens_mall_grant", "mall_id", "grant_id"),
+        Index("ix_tokens_mall_app", "mall_id", "app_no"),
+    )
+
+    token_no: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    grant_id: Mapped[str] = mapped_column(String(32))
+    app_no: Mapped[int] = mapped_column(IdType, ForeignKey("apps.app_no", ondelete="CASCADE"))
+    operator_no: Mapped[int] = mapped_column(IdType)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    access_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    access_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    refresh_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # refresh used up
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

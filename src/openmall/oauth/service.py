@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.kernel.db import utcnow
-from openmall.kernel.errors import ApiError, Conflict, InvalidInput, NotFound
-from openmall.kernel.secrets import digest, matches, new_secret
-from openmall.oauth.models import App, Developer, Operator
+from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound
+from openmall.kernel.secrets import digest, matches, new_secret, seal
+from openmall.oauth import scopes as scope_registry
+from openmall.oauth.launch import launch_key
+from openmall.oauth.models import App, AuthorizationCode, Developer, Install, Operator, Token
 from openmall.oauth.schemas import AppIn, DeveloperIn, OperatorIn
 
 HASHER = PasswordHasher()
@@ -122,6 +124,7 @@ async def create_app(session: AsyncSession, key: bytes, developer: Developer, **
     app = App(
         client_id=secrets.token_urlsafe(16),
         client_secret_digest=digest(key, secret),
+        launch_key_sealed=seal(key, launch_key(secret)),
         developer_no=developer.developer_no,
         **data.model_dump(),
     )
@@ -144,11 +147,27 @@ async def developer_app(session: AsyncSession, developer: Developer, client_id: 
     return app
 
 
+async def developer_apps(session: AsyncSession, developer: Developer) -> list[App]:
+    rows = await session.scalars(select(App).where(App.developer_no == developer.developer_no).order_by(App.app_no))
+    return list(rows)
+
+
+async def update_app(session: AsyncSession, developer: Developer, client_id: str, **fields: Any) -> App:
+    """Change an app's registration; its client_id and secret stay."""
+    app = await developer_app(session, developer, client_id)
+    data = _validated(AppIn, **fields)
+    for name, value in data.model_dump().items():
+        setattr(app, name, value)
+    await session.flush()
+    return app
+
+
 async def rotate_secret(session: AsyncSession, key: bytes, developer: Developer, client_id: str) -> NewSecret:
     """A new secret; the old one stops working at once."""
     app = await developer_app(session, developer, client_id)
     secret = new_secret("om_cs_")
     app.client_secret_digest = digest(key, secret)
+    app.launch_key_sealed = seal(key, launch_key(secret))
     app.secret_rotated_at = utcnow()
     await session.flush()
     return NewSecret(app, secret)
@@ -182,3 +201,96 @@ async def approve_app(session: AsyncSession, client_id: str) -> App:
 def installable_on(app: App, mall_id: str) -> bool:
     """Published apps install anywhere; apps in development or review only on their test malls."""
     return app.status == "published" or mall_id in app.test_malls
+
+
+# ---- installs ------------------------------------------------------------------------------------------
+
+
+async def get_install(session: AsyncSession, app: App) -> Install | None:
+    return await session.scalar(select(Install).where(Install.app_no == app.app_no))
+
+
+def scopes_to_ask(install: Install | None, requested: list[str]) -> list[str]:
+    """The scopes the operator has not granted yet (a granted write scope covers its read scope)."""
+    granted = scope_registry.implied(install.scopes) if install else frozenset()
+    return [s for s in requested if s not in granted]
+
+
+async def install_app(
+    session: AsyncSession, app: App, mall_id: str, operator: Operator | None, requested: list[str]
+) -> Install:
+    """Install the app on the session's mall, or add the newly granted scopes to its install.
+
+    ``operator`` is who consented; None when an administrator installs from the CLI.
+    """
+    if not installable_on(app, mall_id):
+        raise Forbidden(
+            f"{app.name} is in {app.status} and can only be installed on its test malls",
+            more_info={"status": app.status},
+        )
+    install = await get_install(session, app)
+    if install is None:
+        operator_no = operator.operator_no if operator else None
+        install = Install(app_no=app.app_no, scopes=sorted(set(requested)), operator_no=operator_no)
+        session.add(install)
+    else:
+        install.scopes = sorted(set(install.scopes) | set(requested))
+        if operator is not None:
+            install.operator_no = operator.operator_no
+    await session.flush()
+    return install
+
+
+async def installed_apps(session: AsyncSession) -> list[tuple[Install, App]]:
+    rows = await session.execute(
+        select(Install, App).join(App, App.app_no == Install.app_no).order_by(Install.installed_at, Install.install_no)
+    )
+    return [(install, app) for install, app in rows.tuples()]
+
+
+async def uninstall_app(session: AsyncSession, client_id: str) -> App:
+    """Remove the install; every token and unused code the app holds on this mall stops working at once."""
+    app = await get_app(session, client_id)
+    install = await get_install(session, app)
+    if install is None:
+        raise NotFound(f"{app.name} is not installed on this mall", more_info={"client_id": client_id})
+    now = utcnow()
+    await session.execute(
+        update(Token).where(Token.app_no == app.app_no, Token.revoked_at.is_(None)).values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    await session.execute(
+        update(AuthorizationCode).where(AuthorizationCode.app_no == app.app_no, AuthorizationCode.used_at.is_(None))
+        .values(used_at=now).execution_options(synchronize_session=False)
+    )  # fmt: skip
+    await session.delete(install)
+    await session.flush()
+    return app
+
+
+# ---- bearer tokens -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls the Admin API: an app, on behalf of an operator of this mall, with granted scopes."""
+
+    app_no: int
+    client_id: str
+    operator_no: int
+    scopes: frozenset[str]  # with the read scopes that write scopes imply
+    expires_at: datetime
+
+
+async def authenticate_bearer(session: AsyncSession, key: bytes, access_token: str) -> Caller | None:
+    """The caller of a live access token of this mall, or None (unknown, expired, revoked, other mall)."""
+    row = await session.execute(
+        select(Token.app_no, Token.operator_no, Token.scopes, Token.access_expires_at, App.client_id)
+        .join(App, App.app_no == Token.app_no)
+        .where(Token.access_digest == digest(key, access_token), Token.revoked_at.is_(None))
+    )
+    found = row.first()
+    if found is None or found.access_expires_at <= utcnow():
+        return None
+    return Caller(found.app_no, found.client_id, found.operator_no, scope_registry.implied(found.scopes),
+                  found.access_expires_at)  # fmt: skip

@@ -1,0 +1,99 @@
+"""The mall's back office pages for apps: operator login, the installed apps, uninstall, launch."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from openmall.kernel.db import utcnow
+from openmall.kernel.secrets import unseal
+from openmall.kernel.tenancy import CurrentMall, DbSession
+from openmall.kernel.timeutil import iso
+from openmall.oauth import scopes as scope_registry
+from openmall.oauth import service
+from openmall.oauth.endpoints import logged_in_operator
+from openmall.oauth.launch import launch_url
+from openmall.web.pages import check_csrf, render, safe_next, see_other, start_session
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+def _login_page(request: Request, mall, status_code: int = 200, **context) -> Response:  # noqa: ANN001
+    return render(
+        request, "login.html", status_code=status_code, brand=f"{mall.name} back office",
+        heading=f"Log in to {mall.name}", login_label="Operator ID", submit="Log in",
+        action="/admin/login", **context,
+    )  # fmt: skip
+
+
+@router.get("/login")
+async def login_form(request: Request, mall: CurrentMall, next: str | None = None) -> Response:
+    return _login_page(request, mall, next=safe_next(next, "/admin/apps"))
+
+
+@router.post("/login")
+async def login(request: Request, mall: CurrentMall, session: DbSession) -> Response:
+    form = await request.form()
+    check_csrf(request, form)
+    login_id, password = str(form.get("login", "")), str(form.get("password", ""))
+    target = safe_next(str(form.get("next", "")), "/admin/apps")
+    try:
+        operator = await service.authenticate_operator(session, login_id, password)
+    except service.TooManyAttempts as exc:
+        page = _login_page(request, mall, 429, error=exc.message, login=login_id, next=target)
+        page.headers.update(exc.headers or {})
+        return page
+    if operator is None:
+        return _login_page(request, mall, 401, error="Wrong operator ID or password.", login=login_id, next=target)
+    start_session(request, operator={"mall": mall.mall_id, "no": operator.operator_no})
+    return see_other(target)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    check_csrf(request, await request.form())
+    request.session.clear()
+    return see_other("/admin/login")
+
+
+@router.get("/apps")
+async def installed(request: Request, mall: CurrentMall, session: DbSession) -> Response:
+    operator = await logged_in_operator(request, session, mall)
+    if operator is None:
+        return RedirectResponse("/admin/login?next=/admin/apps", status_code=303)
+    installs = [
+        {
+            "app": app,
+            "scopes": [(s, scope_registry.describe(s)) for s in install.scopes],
+            "installed_at": iso(install.installed_at, mall.timezone),
+        }
+        for install, app in await service.installed_apps(session)
+    ]
+    message = request.session.pop("flash", None)
+    return render(request, "installed_apps.html", mall=mall, operator=operator, installs=installs, message=message)
+
+
+@router.post("/apps/{client_id}/uninstall")
+async def uninstall(request: Request, client_id: str, mall: CurrentMall, session: DbSession) -> Response:
+    check_csrf(request, await request.form())
+    if await logged_in_operator(request, session, mall) is None:
+        return RedirectResponse("/admin/login?next=/admin/apps", status_code=303)
+    app = await service.uninstall_app(session, client_id)
+    request.session["flash"] = f"{app.name} was uninstalled; its access ended."
+    return see_other("/admin/apps")
+
+
+@router.get("/apps/{client_id}/launch")
+async def launch(request: Request, client_id: str, mall: CurrentMall, session: DbSession) -> Response:
+    """Open the app at its app URL, signed so that it knows which mall and operator opened it."""
+    operator = await logged_in_operator(request, session, mall)
+    if operator is None:
+        return RedirectResponse(f"/admin/login?next=/admin/apps/{client_id}/launch", status_code=303)
+    app = await service.get_app(session, client_id)
+    if await service.get_install(session, app) is None:
+        return render(request, "error.html", status_code=404, heading="Not installed",
+                      message=f"{app.name} is not installed on {mall.mall_id}.")  # fmt: skip
+    key = unseal(request.app.state.key, app.launch_key_sealed)
+    url = launch_url(app.app_url, key, mall_id=mall.mall_id, user_id=operator.login_id, user_name=operator.name,
+                     now=utcnow())  # fmt: skip
+    return RedirectResponse(url, status_code=302)
