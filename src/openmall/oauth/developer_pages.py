@@ -132,6 +132,12 @@ def _app_page(request: Request, app: App, **context: Any) -> Response:
     return render(request, "dev_app.html", app=app, authorize_example=example, **context)
 
 
+def _show_once(request: Request, made: service.NewSecret) -> Response:
+    """Redirect (so that a reload cannot post twice) to the app's page, which shows the secret once."""
+    request.session["new_secret"] = {"client_id": made.app.client_id, "secret": made.client_secret}
+    return see_other(f"/developers/apps/{made.app.client_id}")
+
+
 @router.get("/apps/new")
 async def new_app_form(request: Request, session: DbSession) -> Response:
     if await _developer(request, session) is None:
@@ -152,7 +158,7 @@ async def new_app(request: Request, session: DbSession) -> Response:
         created = await service.create_app(session, request.app.state.key, developer, **values)
     except ApiError as exc:
         return _form_page(request, "Register an app", "/developers/apps/new", values, exc.status_code, exc.message)
-    return _app_page(request, created.app, new_secret=created.client_secret)
+    return _show_once(request, created)
 
 
 @router.get("/apps/{client_id}")
@@ -160,7 +166,10 @@ async def app_detail(request: Request, client_id: str, session: DbSession) -> Re
     developer = await _developer(request, session)
     if developer is None:
         return _to_login()
-    return _app_page(request, await service.developer_app(session, developer, client_id))
+    app = await service.developer_app(session, developer, client_id)
+    shown = request.session.pop("new_secret", None)  # set by the POST that made it; shown on this page only
+    secret = shown["secret"] if shown and shown.get("client_id") == client_id else None
+    return _app_page(request, app, new_secret=secret)
 
 
 @router.get("/apps/{client_id}/edit")
@@ -197,7 +206,7 @@ async def rotate(request: Request, client_id: str, session: DbSession) -> Respon
     if developer is None:
         return _to_login()
     rotated = await service.rotate_secret(session, request.app.state.key, developer, client_id)
-    return _app_page(request, rotated.app, new_secret=rotated.client_secret)
+    return _show_once(request, rotated)
 
 
 @router.post("/apps/{client_id}/submit")
