@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
 
@@ -102,7 +101,7 @@ def test_install_consent_token_and_uninstall_in_a_browser(browser, live_server, 
             live_server + "/api/v2/oauth/token", authorization_response=landed, code_verifier=verifier
         )
         assert token["mall_id"] == "demo" and token["user_id"] == DEMO_OPERATOR[0]
-        store = httpx.get(live_server + "/api/v2/admin/store", headers={"Authorization": f"Bearer {token['access_token']}"})
+        store = oauth.get(live_server + "/api/v2/admin/store")  # the client sends its bearer token
         assert store.status_code == 200 and store.json()["store"]["mall_id"] == "demo"
 
         # the back office lists the app; launching it opens the app URL, signed
@@ -118,7 +117,7 @@ def test_install_consent_token_and_uninstall_in_a_browser(browser, live_server, 
         page.wait_for_url("**/admin/apps")
         assert "was uninstalled" in page.inner_text("[role=status]")
         assert page.locator(f"tr[data-client-id='{client_id}']").count() == 0
-        after = httpx.get(live_server + "/api/v2/admin/store", headers={"Authorization": f"Bearer {token['access_token']}"})
+        after = oauth.get(live_server + "/api/v2/admin/store")
         assert after.status_code == 401 and 'error="invalid_token"' in after.headers["www-authenticate"]
     finally:
         context.close()
