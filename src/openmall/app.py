@@ -18,14 +18,14 @@ from openmall.config import Settings, get_settings
 from openmall.kernel.cache import ResponseCache, SharedCacheMiddleware
 from openmall.kernel.db import create_engine, read_session_factory, session_factory
 from openmall.kernel.documents import DirectReads
-from openmall.kernel.errors import install_error_handlers
+from openmall.kernel.errors import ApiError, install_error_handlers
 from openmall.kernel.secrets import server_key
 from openmall.kernel.versioning import LATEST, ApiVersionMiddleware
 from openmall.malls.service import MallCache
 from openmall.oauth import admin_api as oauth_admin
 from openmall.oauth import developer_pages, endpoints, operator_pages
 from openmall.oauth.storefront import ClientIdGate
-from openmall.web.pages import ConsoleSessions
+from openmall.web.pages import ConsoleSessions, page_errors
 
 DESCRIPTION = f"""
 openmall's Open API. Every call names its mall by host (`{{mall_id}}.{{base_domain}}`; the bare host serves
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.key = server_key(settings.secret_key, settings.secret_file)
 
     install_error_handlers(app)
+    app.add_exception_handler(ApiError, page_errors)  # the console's pages answer errors as pages
     # added last = outermost: versions are checked before the cache, so an unknown version is never served
     app.add_middleware(SharedCacheMiddleware, cache=app.state.response_cache, prefix="/api/v2/shop/")
     app.add_middleware(ClientIdGate, prefix="/api/v2/shop/")  # outside the cache: no id, no cached page

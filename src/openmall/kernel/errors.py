@@ -123,7 +123,7 @@ def validation_message(exc: RequestValidationError) -> tuple[str, dict[str, Any]
     return text, {"field": first["field"], "errors": problems}
 
 
-async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+async def api_error(request: Request, exc: ApiError) -> JSONResponse:
     return error_response(exc.status_code, exc.message, exc.more_info, exc.headers)
 
 
@@ -170,7 +170,7 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from openmall.kernel.errors import Forbidden
+from openmall.kernel.errors import ApiError, Forbidden, api_error
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 SESSION_COOKIE = "openmall_session"
@@ -84,3 +84,20 @@ def safe_next(target: str | None, default: str) -> str:
 
 def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def is_page(request: Request) -> bool:
+    return request.url.path.startswith(SESSION_PATHS)
+
+
+HEADINGS = {403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Please check the form", 429: "Slow down"}
+
+
+async def page_errors(request: Request, exc: ApiError) -> Response:
+    """Errors on the console pages are pages; everywhere else the API's JSON error format."""
+    if not is_page(request):
+        return await api_error(request, exc)
+    page = render(request, "error.html", exc.status_code, heading=HEADINGS.get(exc.status_code, "Something is wrong"),
+                  message=exc.message)  # fmt: skip
+    page.headers.update(exc.headers or {})
+    return page
