@@ -41,6 +41,7 @@ GOALS = {"detail": 0.30, "list": 0.10}
 LIST_PATH = "/api/v2/shop/products?limit=100"
 DETAIL_PATH = "/api/v2/shop/products/{no}"
 BARE_PATH = "/ping"
+STOREFRONT = "demo-storefront"
 MAX_REQUESTS_PER_TARGET = 5_000_000  # a hard bound besides the duration
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -256,7 +257,9 @@ async def wait_ready(server: Server, path: str, timeout: float = 60.0) -> None:
 
 
 def _request(port: int, path: str) -> bytes:
-    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\n\r\n".encode("ascii")
+    # a storefront names itself (the demo data installs demo-storefront); the bare app ignores the header
+    head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\n"
+    return f"{head}X-Client-Id: {STOREFRONT}\r\n\r\n".encode("ascii")
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:

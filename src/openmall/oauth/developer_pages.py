@@ -17,7 +17,7 @@ from openmall.kernel.tenancy import DbSession
 from openmall.oauth import scopes as scope_registry
 from openmall.oauth import service
 from openmall.oauth.models import App, Developer
-from openmall.web.pages import check_csrf, render, see_other, start_session
+from openmall.web.pages import posted_form, render, see_other, start_session
 
 router = APIRouter(prefix="/developers", include_in_schema=False)
 BRAND = "openmall developers"
@@ -50,8 +50,7 @@ async def signup_form(request: Request) -> Response:
 
 @router.post("/signup")
 async def signup(request: Request, session: DbSession) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     email, name = str(form.get("login", "")), str(form.get("name", ""))
     try:
         developer = await service.create_developer(session, email, name, str(form.get("password", "")))
@@ -68,8 +67,7 @@ async def login_form(request: Request) -> Response:
 
 @router.post("/login")
 async def login(request: Request, session: DbSession) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     email = str(form.get("login", ""))
     try:
         developer = await service.authenticate_developer(session, email, str(form.get("password", "")))
@@ -85,7 +83,7 @@ async def login(request: Request, session: DbSession) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    check_csrf(request, await request.form())
+    await posted_form(request)
     request.session.clear()
     return see_other("/developers/login")
 
@@ -148,8 +146,7 @@ async def new_app_form(request: Request, session: DbSession) -> Response:
 
 @router.post("/apps/new")
 async def new_app(request: Request, session: DbSession) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     developer = await _developer(request, session)
     if developer is None:
         return _to_login()
@@ -185,8 +182,7 @@ async def edit_form(request: Request, client_id: str, session: DbSession) -> Res
 
 @router.post("/apps/{client_id}/edit")
 async def edit(request: Request, client_id: str, session: DbSession) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     developer = await _developer(request, session)
     if developer is None:
         return _to_login()
@@ -201,7 +197,7 @@ async def edit(request: Request, client_id: str, session: DbSession) -> Response
 
 @router.post("/apps/{client_id}/rotate-secret")
 async def rotate(request: Request, client_id: str, session: DbSession) -> Response:
-    check_csrf(request, await request.form())
+    await posted_form(request)
     developer = await _developer(request, session)
     if developer is None:
         return _to_login()
@@ -211,7 +207,7 @@ async def rotate(request: Request, client_id: str, session: DbSession) -> Respon
 
 @router.post("/apps/{client_id}/submit")
 async def submit(request: Request, client_id: str, session: DbSession) -> Response:
-    check_csrf(request, await request.form())
+    await posted_form(request)
     developer = await _developer(request, session)
     if developer is None:
         return _to_login()

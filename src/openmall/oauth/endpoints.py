@@ -121,6 +121,12 @@ async def logged_in_operator(request: Request, session: AsyncSession, mall: Mall
     return await session.get(Operator, who.get("no"))
 
 
+def _login_first(request: Request) -> Response:
+    """To the operator login, which comes back to this very authorization request."""
+    here = request.url.path + "?" + request.url.query
+    return RedirectResponse("/admin/login?" + urlencode({"next": here}), status_code=303)
+
+
 @router.get("/authorize", summary="Authorization endpoint (a page: login, then consent)", response_model=None,
             responses={200: {"content": {"text/html": {}}}, 302: {"description": "Back to the app"}})  # fmt: skip
 async def authorize(request: Request, mall: CurrentMall, session: DbSession) -> Response:
@@ -131,8 +137,7 @@ async def authorize(request: Request, mall: CurrentMall, session: DbSession) -> 
         return checked.response or _error_page(request, checked.error)
     operator = await logged_in_operator(request, session, mall)
     if operator is None:
-        here = request.url.path + "?" + request.url.query
-        return RedirectResponse("/admin/login?" + urlencode({"next": here}), status_code=303)
+        return _login_first(request)
     app = checked.app
     if not service.installable_on(app, mall.mall_id):
         return render(request, "error.html", status_code=403, heading="This app cannot be installed yet",
@@ -158,8 +163,7 @@ async def decide(request: Request, mall: CurrentMall, session: DbSession) -> Res
         return checked.response or _error_page(request, checked.error)
     operator = await logged_in_operator(request, session, mall)
     if operator is None:
-        here = request.url.path + "?" + request.url.query
-        return RedirectResponse("/admin/login?" + urlencode({"next": here}), status_code=303)
+        return _login_first(request)
     if data.form.get("decision") != "allow":
         return await _issue(request, session, mall, data, None)
     await service.install_app(session, checked.app, mall.mall_id, operator, checked.scopes)

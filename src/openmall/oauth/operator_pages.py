@@ -13,7 +13,7 @@ from openmall.oauth import scopes as scope_registry
 from openmall.oauth import service
 from openmall.oauth.endpoints import logged_in_operator
 from openmall.oauth.launch import launch_url
-from openmall.web.pages import check_csrf, render, safe_next, see_other, start_session
+from openmall.web.pages import posted_form, render, safe_next, see_other, start_session
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -33,8 +33,7 @@ async def login_form(request: Request, mall: CurrentMall, next: str | None = Non
 
 @router.post("/login")
 async def login(request: Request, mall: CurrentMall, session: DbSession) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     login_id, password = str(form.get("login", "")), str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")), "/admin/apps")
     try:
@@ -51,7 +50,7 @@ async def login(request: Request, mall: CurrentMall, session: DbSession) -> Resp
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    check_csrf(request, await request.form())
+    await posted_form(request)
     request.session.clear()
     return see_other("/admin/login")
 
@@ -75,7 +74,7 @@ async def installed(request: Request, mall: CurrentMall, session: DbSession) -> 
 
 @router.post("/apps/{client_id}/uninstall")
 async def uninstall(request: Request, client_id: str, mall: CurrentMall, session: DbSession) -> Response:
-    check_csrf(request, await request.form())
+    await posted_form(request)
     if await logged_in_operator(request, session, mall) is None:
         return RedirectResponse("/admin/login?next=/admin/apps", status_code=303)
     app = await service.uninstall_app(session, client_id)

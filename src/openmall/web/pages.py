@@ -59,6 +59,13 @@ def check_csrf(request: Request, form: Any) -> None:
         raise Forbidden("The form expired or did not come from this site; reload the page and try again")
 
 
+async def posted_form(request: Request) -> Any:
+    """The form of a POST, after its CSRF token checked out."""
+    form = await request.form()
+    check_csrf(request, form)
+    return form
+
+
 def start_session(request: Request, **values: Any) -> None:
     """A fresh session on login (a new CSRF token too), keeping nothing from before."""
     request.session.clear()
