@@ -23,6 +23,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
     ClientMixin,
+    InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
     OAuth2Payload,
@@ -209,16 +210,22 @@ class CodeGrant(AuthorizationCodeGrant):
             return None
         if row.expires_at <= now:
             return None
-        won = srv.db.execute(
+        return _Code(row)
+
+    def validate_token_request(self) -> None:
+        """Authlib's checks (client, redirect URI, PKCE), then spend the code: a request that fails a
+        check leaves it usable for a corrected retry within its minute; of two that pass, one wins."""
+        super().validate_token_request()
+        row = self.request.authorization_code.row
+        won = self.server.db.execute(
             update(AuthorizationCode)
             .where(AuthorizationCode.code_no == row.code_no, AuthorizationCode.used_at.is_(None))
-            .values(used_at=now)
+            .values(used_at=utcnow())
             .execution_options(synchronize_session=False)
         )
         if won.rowcount != 1:  # another request spent it a moment ago
-            srv.revoke_grant(row.grant_id)
-            return None
-        return _Code(row)
+            self.server.revoke_grant(row.grant_id)
+            raise InvalidGrantError("Invalid 'code' in request.")
 
     def delete_authorization_code(self, authorization_code: _Code) -> None:
         """Nothing to do: the code was marked used when it was accepted, and is kept to detect replays."""
@@ -242,16 +249,23 @@ class RefreshGrant(RefreshTokenGrant):
             return None
         if row.revoked_at is not None or row.refresh_expires_at <= utcnow():
             return None
-        won = srv.db.execute(
+        return _Token(row)
+
+    def validate_token_request(self) -> None:
+        """Authlib's checks (client, token, scope), then spend the refresh token: a refused request
+        (a wider scope, say) leaves it usable; of two concurrent refreshes that pass, one wins and the
+        other is a replay, which revokes the grant (RFC 9700 §4.14.2)."""
+        super().validate_token_request()
+        row = self.request.refresh_token.row
+        won = self.server.db.execute(
             update(Token)
             .where(Token.token_no == row.token_no, Token.rotated_at.is_(None), Token.revoked_at.is_(None))
             .values(rotated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-        if won.rowcount != 1:  # a concurrent refresh with the same token won: one of the two is a replay
-            srv.revoke_grant(row.grant_id)
-            return None
-        return _Token(row)
+        if won.rowcount != 1:
+            self.server.revoke_grant(row.grant_id)
+            raise InvalidGrantError()
 
     def authenticate_user(self, refresh_token: _Token) -> Operator | None:
         return self.server.db.get(Operator, refresh_token.row.operator_no)

@@ -245,7 +245,7 @@ async def installed_apps(session: AsyncSession) -> list[tuple[Install, App]]:
     rows = await session.execute(
         select(Install, App).join(App, App.app_no == Install.app_no).order_by(Install.installed_at, Install.install_no)
     )
-    return [(install, app) for install, app in rows.tuples()]
+    return [(install, app) for install, app in rows.all()]
 
 
 async def uninstall_app(session: AsyncSession, client_id: str) -> App:
