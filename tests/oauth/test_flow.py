@@ -12,6 +12,7 @@ import re
 import secrets
 import string
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,8 +22,9 @@ from sqlalchemy import text
 
 from openmall.kernel import clock
 from openmall.kernel.db import session_scope
-from openmall.oauth import launch, service
+from openmall.oauth import service
 from openmall.oauth.scopes import describe
+from openmall.sdk import verify_launch
 from tests.conftest import assert_error, host
 from tests.oauth.conftest import (
     APP_URL,
@@ -615,10 +617,19 @@ async def test_launch_opens_the_app_with_a_signature_it_can_verify(oauth, client
     assert params["mall_id"] == "demo" and params["user_id"] == OPERATOR and params["user_name"] == "Demo Admin"
 
     now = clock.now()
-    assert launch.verify(params, oauth.client_secret, now)
-    assert not launch.verify(params, oauth.rival_secret, now)
-    assert not launch.verify({**params, "user_id": "someone-else"}, oauth.client_secret, now)
-    assert not launch.verify(params, oauth.client_secret, now + timedelta(minutes=6))
+    assert verify_launch(params, oauth.client_secret, now)
+    assert not verify_launch(params, oauth.rival_secret, now)
+    assert not verify_launch({**params, "user_id": "someone-else"}, oauth.client_secret, now)
+    assert not verify_launch(params, oauth.client_secret, now + timedelta(minutes=6))
+
+    # the check the README gives to apps in any language agrees
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    before, after = readme.split("def verify_launch", 1)
+    block = before.rsplit("```python", 1)[1] + "def verify_launch" + after.split("```", 1)[0]
+    namespace: dict = {}
+    exec(block, namespace)  # the README's own code, imports and all
+    assert namespace["verify_launch"](params, oauth.client_secret)
+    assert not namespace["verify_launch"]({**params, "mall_id": "other"}, oauth.client_secret)
 
 
 async def test_launch_needs_a_login_and_an_install(oauth, client):
