@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
@@ -57,6 +59,19 @@ async def test_repeated_failures_lock_the_account(malls):
         operator = await s.scalar(select(Operator))
         operator.locked_until = None
     assert (await login(malls, "demo", "boss", PASSWORD)).failed_logins == 0
+
+
+async def test_guesses_in_parallel_get_no_more_checks_than_guesses_in_a_row(malls):
+    async def guess() -> str:
+        try:
+            return "checked" if await login(malls, "demo", "boss", "wrong password!") is None else "in"
+        except oauth.TooManyAttempts:
+            return "locked"
+
+    outcomes = await asyncio.gather(*(guess() for _ in range(20)))
+    assert outcomes.count("checked") == oauth.FREE_FAILURES and outcomes.count("locked") == 20 - oauth.FREE_FAILURES
+    with pytest.raises(oauth.TooManyAttempts):
+        await login(malls, "demo", "boss", PASSWORD)
 
 
 @pytest.mark.parametrize(

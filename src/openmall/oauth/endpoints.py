@@ -8,6 +8,8 @@ which OAuth client libraries expect, rather than openmall's usual error body.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -60,6 +62,21 @@ async def run_server(request: Request, session: AsyncSession, mall: MallInfo, wo
         return work(OAuthServer(db, mall, state.key, state.settings))
 
     return await session.run_sync(call)
+
+
+def _unreadable_basic_auth(request: Request) -> Response | None:
+    """RFC 6749 §5.2's answer to an ``Authorization: Basic`` header that is not base64 of UTF-8 ``id:secret``."""
+    header = request.headers.get("authorization", "")
+    if header[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    if ":" in decoded:
+        return None
+    body = {"error": "invalid_client", "error_description": "Basic credentials must be base64 of 'id:secret'"}
+    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Basic realm="openmall"'})
 
 
 def _oauth_response(result: tuple[int, Any, list[tuple[str, str]]]) -> Response:
@@ -182,6 +199,8 @@ async def token(request: Request, mall: CurrentMall, session: DbSession) -> Resp
     The answer carries `access_token, token_type, expires_in, expires_at, refresh_token,
     refresh_token_expires_at, client_id, mall_id, user_id, scopes, scope, issued_at`.
     """
+    if refused := _unreadable_basic_auth(request):
+        return refused
     data = await read_input(request)
     return _oauth_response(await run_server(request, session, mall, lambda server: server.create_token_response(data)))
 
@@ -190,6 +209,8 @@ async def token(request: Request, mall: CurrentMall, session: DbSession) -> Resp
 async def revoke(request: Request, mall: CurrentMall, session: DbSession) -> Response:
     """`token` (an access or a refresh token), optional `token_type_hint`; always 200 for a token
     that is unknown or already revoked, as RFC 7009 asks."""
+    if refused := _unreadable_basic_auth(request):
+        return refused
     data = await read_input(request)
     result = await run_server(request, session, mall, lambda srv: srv.create_endpoint_response("revocation", data))
     return _oauth_response(result)

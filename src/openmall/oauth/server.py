@@ -64,6 +64,8 @@ class HttpInput:
 class _Payload(OAuth2Payload):
     def __init__(self, data: HttpInput):
         self._data = {**data.args, **data.form}
+        if self._data.get("scope"):  # Cafe24 separates scopes with commas, OAuth with spaces: take both
+            self._data["scope"] = " ".join(self._data["scope"].replace(",", " ").split())
         self._datalist = data.repeated
 
     @property

@@ -6,7 +6,9 @@ with each further failure. Client secrets are shown once and stored as HMAC dige
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,10 +16,11 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import case, literal, or_, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from openmall.kernel.db import utcnow
+from openmall.kernel.db import UTCDateTime, utcnow
 from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound
 from openmall.kernel.secrets import digest, matches, new_secret, seal
 from openmall.oauth import scopes as scope_registry
@@ -48,31 +51,77 @@ def _validated(schema: type[Any], **data: Any) -> Any:
 # ---- passwords and lockout ---------------------------------------------------------------------------
 
 
-def _check_password(account: Operator | Developer | None, password: str) -> bool:
-    now = utcnow()
-    if account is not None and account.locked_until is not None and account.locked_until > now:
-        wait = int((account.locked_until - now).total_seconds()) + 1
-        raise TooManyAttempts(
-            f"Too many failed logins; try again in {wait} seconds", headers={"Retry-After": str(wait)},
-            more_info={"retry_after": wait},
-        )  # fmt: skip
-    try:
-        HASHER.verify(account.password_hash if account else _DUMMY_HASH, password)
-        ok = account is not None
-    except (VerificationError, InvalidHashError):
-        ok = False
+# argon2 runs off the event loop, at most this many at once per process, so that a burst of logins
+# (for accounts that exist or not) queues password checks instead of stalling every other request
+_HASH_SLOTS = threading.BoundedSemaphore(2)
+FIRST_LOCK = timedelta(seconds=2)
+
+
+def _verify_blocking(password_hash: str, password: str) -> bool:
+    with _HASH_SLOTS:
+        try:
+            return HASHER.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def _hash_blocking(password: str) -> str:
+    with _HASH_SLOTS:
+        return HASHER.hash(password)
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hash_blocking, password)
+
+
+def _locked(until: datetime, now: datetime) -> TooManyAttempts:
+    wait = int((until - now).total_seconds()) + 1
+    return TooManyAttempts(
+        f"Too many failed logins; try again in {wait} seconds", headers={"Retry-After": str(wait)},
+        more_info={"retry_after": wait},
+    )  # fmt: skip
+
+
+async def _check_password(session: AsyncSession, account: Operator | Developer | None, password: str) -> bool:
+    """Each attempt first takes a numbered slot with one conditional UPDATE (refused while the account
+    is locked, and locking it from the fifth on), then checks the password: parallel guesses cannot
+    get more checks than sequential ones."""
     if account is None:
+        await asyncio.to_thread(_verify_blocking, _DUMMY_HASH, password)  # as slow as a real check
         return False
-    if ok:
-        account.failed_logins = 0
-        account.locked_until = None
+    model = type(account)
+    key = sa_inspect(model).primary_key[0]
+    this = key == getattr(account, key.key)
+    now = utcnow()
+    slot = await session.execute(
+        update(model)
+        .where(this, or_(model.locked_until.is_(None), model.locked_until <= now))
+        .values(
+            failed_logins=model.failed_logins + 1,
+            locked_until=case(
+                (model.failed_logins + 1 >= FREE_FAILURES, literal(now + FIRST_LOCK, UTCDateTime())),
+                else_=model.locked_until,
+            ),
+        )
+        .returning(model.failed_logins)
+        .execution_options(synchronize_session=False)
+    )
+    attempt = slot.scalar()
+    if attempt is None:
+        until = await session.scalar(select(model.locked_until).where(this))
+        raise _locked(until or now, now)
+    if await asyncio.to_thread(_verify_blocking, account.password_hash, password):
+        values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
         if HASHER.check_needs_rehash(account.password_hash):
-            account.password_hash = HASHER.hash(password)
+            values["password_hash"] = await hash_password(password)
+        await session.execute(update(model).where(this).values(**values).execution_options(synchronize_session=False))
+        await session.refresh(account, ["failed_logins", "locked_until", "password_hash"])
         return True
-    account.failed_logins += 1
-    if account.failed_logins >= FREE_FAILURES:
-        lock = min(timedelta(seconds=2 ** (account.failed_logins - FREE_FAILURES + 1)), MAX_LOCK)
-        account.locked_until = now + lock
+    if attempt >= FREE_FAILURES:  # the lock grows with each further failure
+        lock = min(timedelta(seconds=2 ** (attempt - FREE_FAILURES + 1)), MAX_LOCK)
+        await session.execute(
+            update(model).where(this).values(locked_until=now + lock).execution_options(synchronize_session=False)
+        )
     return False
 
 
@@ -80,7 +129,7 @@ async def create_operator(session: AsyncSession, login_id: str, name: str, passw
     data = _validated(OperatorIn, login_id=login_id, name=name, password=password)
     if await session.scalar(select(Operator.operator_no).where(Operator.login_id == data.login_id)):
         raise Conflict(f"Operator '{data.login_id}' already exists in this mall", more_info={"login_id": login_id})
-    operator = Operator(login_id=data.login_id, name=data.name, password_hash=HASHER.hash(data.password))
+    operator = Operator(login_id=data.login_id, name=data.name, password_hash=await hash_password(data.password))
     session.add(operator)
     await session.flush()
     return operator
@@ -89,14 +138,14 @@ async def create_operator(session: AsyncSession, login_id: str, name: str, passw
 async def authenticate_operator(session: AsyncSession, login_id: str, password: str) -> Operator | None:
     """The operator, or None for a wrong login or password (the caller cannot tell which)."""
     operator = await session.scalar(select(Operator).where(Operator.login_id == login_id.strip().lower()))
-    return operator if _check_password(operator, password) else None
+    return operator if await _check_password(session, operator, password) else None
 
 
 async def create_developer(session: AsyncSession, email: str, name: str, password: str) -> Developer:
     data = _validated(DeveloperIn, email=email, name=name, password=password)
     if await session.scalar(select(Developer.developer_no).where(Developer.email == data.email)):
         raise Conflict("A developer account with this email already exists", more_info={"field": "email"})
-    developer = Developer(email=data.email, name=data.name, password_hash=HASHER.hash(data.password))
+    developer = Developer(email=data.email, name=data.name, password_hash=await hash_password(data.password))
     session.add(developer)
     await session.flush()
     return developer
@@ -104,7 +153,7 @@ async def create_developer(session: AsyncSession, email: str, name: str, passwor
 
 async def authenticate_developer(session: AsyncSession, email: str, password: str) -> Developer | None:
     developer = await session.scalar(select(Developer).where(Developer.email == email.strip().lower()))
-    return developer if _check_password(developer, password) else None
+    return developer if await _check_password(session, developer, password) else None
 
 
 # ---- apps ------------------------------------------------------------------------------------------
