@@ -212,15 +212,10 @@ def app_create(
     test_mall: Annotated[list[str] | None, typer.Option(help="A mall that may install it in development.")] = None,
 ) -> None:
     """Register an app for a developer; prints its client_id and, this once, its client_secret."""
-    from sqlalchemy import select
-
     from openmall.oauth import service as oauth
-    from openmall.oauth.models import Developer
 
     async def work(session: Any) -> Any:
-        dev = await session.scalar(select(Developer).where(Developer.email == developer.lower()))
-        if dev is None:
-            raise ApiError(f"no developer with email {developer}")
+        dev = await oauth.find_developer(session, developer)
         return await oauth.create_app(session, _key(), dev, name=name, app_url=app_url, redirect_uris=redirect_uri,
                                       scopes=scope, test_malls=test_mall or [])  # fmt: skip
 

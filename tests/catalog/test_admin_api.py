@@ -24,8 +24,6 @@ ALL_SCOPES = [
     "mall.read_product",
     "mall.write_category",
     "mall.read_category",
-    "mall.write_collection",
-    "mall.read_collection",
 ]
 
 
@@ -149,7 +147,7 @@ async def test_a_token_is_needed_and_a_read_scope_cannot_write(app, admin: Admin
     )
     assert err["more_info"]["required_scope"] == "mall.write_product"
     assert_error(await admin.read.post(f"{ADMIN}/products", json={"request": NEW_PRODUCT}), 403, "mall.write_product")
-    assert_error(await admin.read.post(f"{ADMIN}/brands", json={"request": {"name": "X"}}), 403, "write_collection")
+    assert_error(await admin.read.post(f"{ADMIN}/brands", json={"request": {"name": "X"}}), 403, "mall.write_product")
     assert_error(await admin.read.delete(f"{ADMIN}/categories/{shop.tops}"), 403, "mall.write_category")
     assert await snapshot(app) == before
     assert ok(await admin.read.get(f"{ADMIN}/products/{shop.jeans}"))["product"]["price"] == "59000.00"

@@ -8,6 +8,7 @@ and a stock OAuth client library doing the whole dance.
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import secrets
 import string
@@ -32,11 +33,13 @@ from tests.oauth.conftest import (
     OPERATOR,
     PASSWORD,
     REDIRECT_URI,
+    REVOKE,
     SCOPES,
     STATE,
     TOKEN,
     basic,
     csrf_of,
+    form_action,
     listed_scopes,
     query_of,
     s256,
@@ -100,7 +103,7 @@ async def test_operator_logs_in_consents_and_the_app_gets_a_working_token(oauth,
     assert listed_scopes(consent) == SCOPES
     for scope in SCOPES:
         assert describe(scope) in consent.text  # plain words, e.g. "See and change products, ..."
-    assert "See and change products, options, variants and stock" in consent.text
+    assert "See and change products, options, variants, stock and brands" in consent.text
 
     back = await oauth.decide(client, consent, "allow")
     assert back.status_code == 302
@@ -672,3 +675,57 @@ async def test_a_stock_oauth_client_library_does_the_whole_flow(oauth, client):
 
         await app_client.revoke_token(base + "/api/v2/oauth/revoke", refreshed["refresh_token"])
         assert_invalid_token(await app_client.get("/api/v2/admin/store"))
+
+
+# ---- found in review -------------------------------------------------------------------------------------
+
+
+async def test_an_unreviewed_app_is_marked_on_the_consent_page_and_a_published_one_is_not(oauth, client):
+    consent = await oauth.open_authorize(client)
+    assert consent.status_code == 200 and 'id="unreviewed"' in consent.text
+    async with session_scope(oauth.app.state.sessions, "*") as s:
+        await service.approve_app(s, oauth.client_id)
+    other = await oauth.open_authorize(client, mall="other")
+    assert other.status_code == 200 and 'id="unreviewed"' not in other.text
+
+
+async def test_a_published_app_that_changes_what_operators_consent_to_goes_back_to_review(oauth, client):
+    async with session_scope(oauth.app.state.sessions, "*") as s:
+        await service.approve_app(s, oauth.client_id)
+        developer = await service.find_developer(s, "dev@app.example")
+        fields = {"name": "Stock Sync", "app_url": APP_URL, "redirect_uris": [REDIRECT_URI], "scopes": SCOPES,
+                  "test_malls": ["demo"]}  # fmt: skip
+        renamed = await service.update_app(s, developer, oauth.client_id, **{**fields, "name": "Stock Sync 2"})
+        assert renamed.status == "published"  # a new name alone needs no review
+        widened = await service.update_app(
+            s, developer, oauth.client_id, **{**fields, "scopes": [*SCOPES, "mall.write_order"]}
+        )
+        assert widened.status == "review"
+    refused = await oauth.open_authorize(client, mall="other")  # not installable beyond its test malls now
+    assert_error_page(refused, 403)
+
+
+async def test_two_allow_clicks_at_once_both_go_back_to_the_app(oauth, client):
+    consent = await oauth.open_authorize(client)
+    form = {"csrf_token": csrf_of(consent), "decision": "allow"}
+    answers = await asyncio.gather(*(client.post(host("demo") + form_action(consent), data=form) for _ in range(3)))
+    assert [a.status_code for a in answers] == [302, 302, 302], [a.text[:200] for a in answers]
+    async with session_scope(oauth.app.state.sessions, "demo") as s:
+        assert [a.client_id for _, a in await service.installed_apps(s)].count(oauth.client_id) == 1
+
+
+@pytest.mark.parametrize("raw", [b"\xff\xfe:\xff", b"no-colon-here"])
+async def test_unreadable_basic_credentials_are_invalid_client_not_a_crash(oauth, client, raw):
+    header = {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+    for path in (TOKEN, REVOKE):
+        answer = await client.post(host("demo") + path, data={"grant_type": "refresh_token", "token": "x",
+                                                               "refresh_token": "x"}, headers=header)  # fmt: skip
+        assert_oauth_error(answer, 401, "invalid_client")
+
+
+async def test_an_app_registered_before_launch_keys_asks_for_a_new_secret(oauth, client):
+    await oauth.tokens(client)
+    async with session_scope(oauth.app.state.sessions, "*") as s:
+        (await service.get_app(s, oauth.client_id)).launch_key_sealed = ""
+    answer = await client.get(host("demo") + f"/admin/apps/{oauth.client_id}/launch")
+    assert answer.status_code == 409 and "rotates its client secret" in answer.text

@@ -103,6 +103,10 @@ def test_install_consent_token_and_uninstall_in_a_browser(browser, live_server, 
         assert token["mall_id"] == "demo" and token["user_id"] == DEMO_OPERATOR[0]
         store = oauth.get(live_server + "/api/v2/admin/store")  # the client sends its bearer token
         assert store.status_code == 200 and store.json()["store"]["mall_id"] == "demo"
+        first = token["refresh_token"]
+        token = oauth.refresh_token(live_server + "/api/v2/oauth/token")  # sends the comma-separated scope again
+        assert token["refresh_token"] != first
+        assert oauth.get(live_server + "/api/v2/admin/products?limit=1").json()["products"][0]["product_no"] >= 1
 
         # the back office lists the app; launching it opens the app URL, signed
         page.goto(live_server + "/admin/apps")

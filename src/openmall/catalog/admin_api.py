@@ -54,7 +54,7 @@ router = AdminRouter(prefix="/api/v2/admin", tags=["Admin API: catalog"])
 
 READ_PRODUCT, WRITE_PRODUCT = "mall.read_product", "mall.write_product"
 READ_CATEGORY, WRITE_CATEGORY = "mall.read_category", "mall.write_category"
-READ_BRAND, WRITE_BRAND = "mall.read_collection", "mall.write_collection"  # brands are in the collection group
+READ_BRAND, WRITE_BRAND = READ_PRODUCT, WRITE_PRODUCT  # a product's brand is part of the product catalog
 
 ProductNo = Annotated[int, Path(ge=1, le=MAX_INT, description="The product's number.")]
 VariantNo = Annotated[int, Path(ge=1, le=MAX_INT, description="The variant's number.")]

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.kernel.errors import ApiError
+from openmall.kernel.secrets import seal, unseal
 from openmall.kernel.tenancy import DbSession
 from openmall.oauth import scopes as scope_registry
 from openmall.oauth import service
@@ -132,7 +133,9 @@ def _app_page(request: Request, app: App, **context: Any) -> Response:
 
 def _show_once(request: Request, made: service.NewSecret) -> Response:
     """Redirect (so that a reload cannot post twice) to the app's page, which shows the secret once."""
-    request.session["new_secret"] = {"client_id": made.app.client_id, "secret": made.client_secret}
+    # the session cookie is signed, not encrypted: the secret rides in it sealed under the server key
+    sealed = seal(request.app.state.key, made.client_secret)
+    request.session["new_secret"] = {"client_id": made.app.client_id, "sealed": sealed}
     return see_other(f"/developers/apps/{made.app.client_id}")
 
 
@@ -165,7 +168,7 @@ async def app_detail(request: Request, client_id: str, session: DbSession) -> Re
         return _to_login()
     app = await service.developer_app(session, developer, client_id)
     shown = request.session.pop("new_secret", None)  # set by the POST that made it; shown on this page only
-    secret = shown["secret"] if shown and shown.get("client_id") == client_id else None
+    secret = unseal(request.app.state.key, shown["sealed"]) if shown and shown.get("client_id") == client_id else None
     return _app_page(request, app, new_secret=secret)
 
 
@@ -192,7 +195,8 @@ async def edit(request: Request, client_id: str, session: DbSession) -> Response
     except ApiError as exc:
         action = f"/developers/apps/{client_id}/edit"
         return _form_page(request, "Edit app", action, values, exc.status_code, exc.message, submit="Save")
-    return _app_page(request, app, message="Saved.")
+    message = "Saved." if app.status != "review" else "Saved; it is back in review before new malls can install it."
+    return _app_page(request, app, message=message)
 
 
 @router.post("/apps/{client_id}/rotate-secret")

@@ -5,14 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from openmall.kernel.db import utcnow
-from openmall.kernel.secrets import unseal
 from openmall.kernel.tenancy import CurrentMall, DbSession
 from openmall.kernel.timeutil import iso
 from openmall.oauth import scopes as scope_registry
 from openmall.oauth import service
 from openmall.oauth.endpoints import logged_in_operator
-from openmall.oauth.launch import launch_url
 from openmall.web.pages import posted_form, render, safe_next, see_other, start_session
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -92,7 +89,4 @@ async def launch(request: Request, client_id: str, mall: CurrentMall, session: D
     if await service.get_install(session, app) is None:
         return render(request, "error.html", status_code=404, heading="Not installed",
                       message=f"{app.name} is not installed on {mall.mall_id}.")  # fmt: skip
-    key = unseal(request.app.state.key, app.launch_key_sealed)
-    url = launch_url(app.app_url, key, mall_id=mall.mall_id, user_id=operator.login_id, user_name=operator.name,
-                     now=utcnow())  # fmt: skip
-    return RedirectResponse(url, status_code=302)
+    return RedirectResponse(service.launch_url(app, request.app.state.key, mall.mall_id, operator), status_code=302)

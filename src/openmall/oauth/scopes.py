@@ -10,7 +10,7 @@ from collections.abc import Iterable
 GROUPS: dict[str, str] = {
     "application": "apps installed in your shop",
     "category": "product categories",
-    "collection": "product collections and brands",
+    "collection": "product collections",
     "customer": "customers and member groups",
     "community": "reviews and boards",
     "design": "shop design and scripts",
@@ -19,7 +19,7 @@ GROUPS: dict[str, str] = {
     "order": "orders, payments and claims",
     "personal": "customers' personal details",
     "privacy": "privacy settings",
-    "product": "products, options, variants and stock",
+    "product": "products, options, variants, stock and brands",
     "promotion": "coupons, benefits and free gifts",
     "salesreport": "sales reports",
     "shipping": "shipping settings and shipments",
@@ -53,7 +53,7 @@ def allows(granted: Iterable[str], needed: str) -> bool:
 
 
 def describe(scope: str) -> str:
-    """Plain words for the consent page: "Change products, options, variants and stock"."""
+    """Plain words for the consent page: "See and change products, options, variants, stock and brands"."""
     kind, group = scope.removeprefix("mall.").split("_", 1)
     what = GROUPS[group]
     return f"{'See' if kind == 'read' else 'See and change'} {what}"

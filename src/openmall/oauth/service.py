@@ -18,13 +18,15 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ValidationError
 from sqlalchemy import case, literal, or_, select, update
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.kernel.db import UTCDateTime, utcnow
 from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound
-from openmall.kernel.secrets import digest, matches, new_secret, seal
+from openmall.kernel.secrets import digest, new_secret, seal, unseal
 from openmall.oauth import scopes as scope_registry
 from openmall.oauth.launch import launch_key
+from openmall.oauth.launch import launch_url as signed_launch_url
 from openmall.oauth.models import App, AuthorizationCode, Developer, Install, Operator, Token
 from openmall.oauth.schemas import AppIn, DeveloperIn, OperatorIn
 
@@ -201,12 +203,19 @@ async def developer_apps(session: AsyncSession, developer: Developer) -> list[Ap
     return list(rows)
 
 
+# a published app that changes any of these goes back to review
+REVIEWED_FIELDS = ("app_url", "redirect_uris", "scopes")
+
+
 async def update_app(session: AsyncSession, developer: Developer, client_id: str, **fields: Any) -> App:
     """Change an app's registration; its client_id and secret stay."""
     app = await developer_app(session, developer, client_id)
-    data = _validated(AppIn, **fields)
-    for name, value in data.model_dump().items():
+    data = _validated(AppIn, **fields).model_dump()
+    reviewed = {name: getattr(app, name) for name in REVIEWED_FIELDS}
+    for name, value in data.items():
         setattr(app, name, value)
+    if app.status == "published" and any(data[name] != reviewed[name] for name in REVIEWED_FIELDS):
+        app.status = "review"  # what operators consent to changed: it is reviewed again before new installs
     await session.flush()
     return app
 
@@ -220,14 +229,6 @@ async def rotate_secret(session: AsyncSession, key: bytes, developer: Developer,
     app.secret_rotated_at = utcnow()
     await session.flush()
     return NewSecret(app, secret)
-
-
-async def verify_client(session: AsyncSession, key: bytes, client_id: str, client_secret: str) -> App | None:
-    app = await session.scalar(select(App).where(App.client_id == client_id))
-    if app is None:
-        matches(key, client_secret, "0" * 64)  # the same work whether or not the app exists
-        return None
-    return app if matches(key, client_secret, app.client_secret_digest) else None
 
 
 async def submit_for_review(session: AsyncSession, developer: Developer, client_id: str) -> App:
@@ -281,13 +282,41 @@ async def install_app(
     if install is None:
         operator_no = operator.operator_no if operator else None
         install = Install(app_no=app.app_no, scopes=sorted(set(requested)), operator_no=operator_no)
-        session.add(install)
-    else:
-        install.scopes = sorted(set(install.scopes) | set(requested))
-        if operator is not None:
-            install.operator_no = operator.operator_no
+        try:
+            async with session.begin_nested():  # two Allow clicks at once: the second adds to the first
+                session.add(install)
+        except IntegrityError:
+            install = await get_install(session, app)
+            if install is None:
+                raise
+    install.scopes = sorted(set(install.scopes) | set(requested))
+    if operator is not None:
+        install.operator_no = operator.operator_no
     await session.flush()
     return install
+
+
+async def is_installed(session: AsyncSession, client_id: str) -> bool:
+    """Is the app with this client id installed on the session's mall?"""
+    found = await session.scalar(
+        select(Install.install_no).join(App, App.app_no == Install.app_no).where(App.client_id == client_id)
+    )
+    return found is not None
+
+
+def launch_url(app: App, key: bytes, mall_id: str, operator: Operator) -> str:
+    """The app URL with the signed launch parameters (see openmall.sdk.launch)."""
+    if not app.launch_key_sealed:  # registered before launch keys existed: a new secret makes one
+        raise Conflict(f"{app.name} cannot be launched until its developer rotates its client secret")
+    return signed_launch_url(app.app_url, unseal(key, app.launch_key_sealed), mall_id=mall_id,
+                             user_id=operator.login_id, user_name=operator.name, now=utcnow())  # fmt: skip
+
+
+async def find_developer(session: AsyncSession, email: str) -> Developer:
+    developer = await session.scalar(select(Developer).where(Developer.email == email.strip().lower()))
+    if developer is None:
+        raise NotFound(f"No developer has the email {email}", more_info={"email": email})
+    return developer
 
 
 async def installed_apps(session: AsyncSession) -> list[tuple[Install, App]]:

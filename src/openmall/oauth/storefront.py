@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import time
 
-from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openmall.kernel.db import bind_mall
 from openmall.kernel.errors import error_body
 from openmall.kernel.tenancy import mall_id_for_host
 from openmall.malls.models import Mall
-from openmall.oauth.models import App, Install
+from openmall.oauth import service
 
 HEADER = b"x-client-id"
 MAX_ENTRIES = 10_000
@@ -58,15 +57,13 @@ class ClientIdGate:
             return hit[1]
         async with state.read_sessions() as session:  # type: ignore[attr-defined]
             bind_mall(session, mall_id)
-            found = await session.scalar(
-                select(Install.install_no).join(App, App.app_no == Install.app_no).where(App.client_id == client_id)
-            )
-            if found is None and await session.get(Mall, mall_id) is None:
+            found = await service.is_installed(session, client_id)
+            if not found and await session.get(Mall, mall_id) is None:
                 return None
         if len(self._known) >= MAX_ENTRIES:
             self._known.clear()
-        self._known[key] = (now + state.settings.mall_cache_seconds, found is not None)  # type: ignore[attr-defined]
-        return found is not None
+        self._known[key] = (now + state.settings.mall_cache_seconds, found)  # type: ignore[attr-defined]
+        return found
 
 
 async def _refuse(send: Send, message: str) -> None:
