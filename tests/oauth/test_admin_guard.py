@@ -130,3 +130,13 @@ async def test_every_admin_route_refuses_a_missing_token_and_a_token_without_its
                 problems.append(f"{admin} with a token holding {admin.scope}: {admitted.status_code} {admitted.text}")
 
     assert not problems, "\n".join(problems)
+
+
+async def test_the_token_is_checked_before_the_body_is_read(oauth, client):
+    # no right to call: a 401 whatever the body says, not a 422 about the body
+    bad_json = {"Content-Type": "application/json"}
+    answer = await client.post(host("demo") + "/api/v2/admin/products", content=b"not json", headers=bad_json)
+    assert answer.status_code == 401, answer.text
+    wrong = await client.post(host("demo") + "/api/v2/admin/products", content=b"not json",
+                              headers={**bad_json, **bearer("om_at_not-a-token")})  # fmt: skip
+    assert wrong.status_code == 401 and 'error="invalid_token"' in wrong.headers["www-authenticate"]

@@ -18,14 +18,16 @@ bearer security scheme), and checks it before the endpoint runs:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from openmall.kernel.errors import ERROR_RESPONSES, ErrorOut, Forbidden, Unauthorized
-from openmall.kernel.tenancy import CurrentMall, read_session
+from openmall.kernel.tenancy import CurrentMall, current_mall, read_session
+from openmall.malls.service import MallInfo
 from openmall.oauth import scopes as scope_registry
 from openmall.oauth.service import Caller, authenticate_bearer
 
@@ -53,13 +55,19 @@ class RequireScope:
         mall: CurrentMall,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Caller:
-        if credentials is None or not credentials.credentials:
+        return await self.check(request, mall, credentials.credentials if credentials else None)
+
+    async def check(self, request: Request, mall: MallInfo, token: str | None) -> Caller:
+        caller = getattr(request.state, "caller", None)  # checked already, before the body was read
+        if caller is not None:
+            return caller
+        if not token:
             raise Unauthorized(
                 "This API needs an access token: Authorization: Bearer <access_token>",
                 headers={"WWW-Authenticate": REALM},
             )
         async with read_session(request, mall) as session:
-            caller = await authenticate_bearer(session, request.app.state.key, credentials.credentials)
+            caller = await authenticate_bearer(session, request.app.state.key, token)
         if caller is None:
             raise Unauthorized(
                 f"The access token is invalid, expired or revoked, or not one of mall {mall.mall_id}",
@@ -83,11 +91,29 @@ def current_caller(request: Request) -> Caller:
 AdminCaller = Annotated[Caller, Depends(current_caller)]
 
 
+class GuardedRoute(APIRoute):
+    """Checks the token and the scope before FastAPI reads the body: a call without a valid token is a
+    401 whatever it sends, never a 422 about a body it had no right to send."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        guard = RequireScope(self.openapi_extra["x-scope"])
+
+        async def guarded(request: Request) -> Response:
+            mall = await current_mall(request)
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            await guard.check(request, mall, token.strip() if scheme.lower() == "bearer" else None)
+            return await handler(request)
+
+        return guarded
+
+
 class AdminRouter(APIRouter):
     """An APIRouter whose every route must name its scope: ``@router.get(path, scope=...)``."""
 
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("responses", ADMIN_ERRORS)
+        kwargs.setdefault("route_class", GuardedRoute)
         super().__init__(**kwargs)
 
     def api_route(self, path: str, *, scope: str | None = None, **kwargs: Any) -> Callable[[Any], Any]:  # type: ignore[override]
