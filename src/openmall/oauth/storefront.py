@@ -26,44 +26,49 @@ class ClientIdGate:
     def __init__(self, app: ASGIApp, *, prefix: str = "/api/v2/shop/"):
         self.app = app
         self.prefix = prefix
-        self._known: dict[tuple[str, str], tuple[float, bool]] = {}
+        # (raw Host, raw X-Client-Id) -> (valid until, installed? / None: no such mall)
+        self._known: dict[tuple[bytes, bytes], tuple[float, bool | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix) or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        client_id = headers.get(HEADER, b"").decode("latin-1").strip()
+        raw_host = raw_client = b""
+        for name, value in scope["headers"]:  # the first of each, as tenancy reads Host
+            if name == b"host" and not raw_host:
+                raw_host = value
+            elif name == HEADER and not raw_client:
+                raw_client = value
+        key = (raw_host, raw_client)
+        hit = self._known.get(key)
+        verdict = hit[1] if hit is not None and hit[0] > time.monotonic() else await self._check(scope, key)
+        if verdict is False:
+            client_id = raw_client.decode("latin-1").strip()
+            if not client_id:
+                await _refuse(send, "The Shop API needs the storefront's client id in the X-Client-Id header")
+            else:
+                await _refuse(send, f"X-Client-Id {client_id[:64]!r} is not an app installed on this mall")
+            return
+        await self.app(scope, receive, send)  # installed, or not our host or mall: the route answers (404)
+
+    async def _check(self, scope: Scope, key: tuple[bytes, bytes]) -> bool | None:
         state = scope["app"].state
         settings = state.settings
-        mall_id = mall_id_for_host(headers.get(b"host", b"").decode("latin-1"), settings.base_domain,
-                                   settings.default_mall)  # fmt: skip
-        if mall_id is None:  # not one of our hosts: the route answers with its 404
-            await self.app(scope, receive, send)
-            return
+        mall_id = mall_id_for_host(key[0].decode("latin-1"), settings.base_domain, settings.default_mall)
+        client_id = key[1].decode("latin-1").strip()
+        if mall_id is None:
+            return None
         if not client_id:
-            await _refuse(send, "The Shop API needs the storefront's client id in the X-Client-Id header")
-            return
-        if await self._installed(state, mall_id, client_id) is False:  # None: no such mall, the route says 404
-            await _refuse(send, f"X-Client-Id {client_id[:64]!r} is not an app installed on mall {mall_id}")
-            return
-        await self.app(scope, receive, send)
-
-    async def _installed(self, state: object, mall_id: str, client_id: str) -> bool | None:
-        key = (mall_id, client_id)
-        now = time.monotonic()
-        hit = self._known.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        async with state.read_sessions() as session:  # type: ignore[attr-defined]
+            return False
+        async with state.read_sessions() as session:
             bind_mall(session, mall_id)
-            found = await service.is_installed(session, client_id)
-            if not found and await session.get(Mall, mall_id) is None:
-                return None
+            verdict: bool | None = await service.is_installed(session, client_id)
+            if not verdict and await session.get(Mall, mall_id) is None:
+                verdict = None
         if len(self._known) >= MAX_ENTRIES:
             self._known.clear()
-        self._known[key] = (now + state.settings.mall_cache_seconds, found)  # type: ignore[attr-defined]
-        return found
+        self._known[key] = (time.monotonic() + settings.mall_cache_seconds, verdict)
+        return verdict
 
 
 async def _refuse(send: Send, message: str) -> None:
