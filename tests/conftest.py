@@ -63,6 +63,7 @@ async def app(database_url: str):
         default_mall="demo",
         mall_cache_seconds=0,
         shop_cache_seconds=0,  # tests read what they just wrote; test_cache.py turns it on
+        rate_limit_backend="off",  # tests call far more often than 1/s; the rate limit tests turn it on
     )
     application = create_app(settings)
     engine = application.state.engine

@@ -15,10 +15,13 @@ from openmall import __version__
 from openmall.catalog import admin_api as catalog_admin
 from openmall.catalog import shop_api as catalog_shop
 from openmall.config import Settings, get_settings
+from openmall.kernel import health
 from openmall.kernel.cache import ResponseCache, SharedCacheMiddleware
 from openmall.kernel.db import create_engine, read_session_factory, session_factory
 from openmall.kernel.documents import DirectReads
 from openmall.kernel.errors import ApiError, install_error_handlers
+from openmall.kernel.metrics import LIMITER_FAILURES, MetricsMiddleware, metrics_response
+from openmall.kernel.ratelimit import CallLimitHeaders, make_buckets
 from openmall.kernel.secrets import server_key
 from openmall.kernel.versioning import LATEST, ApiVersionMiddleware
 from openmall.malls.service import MallCache
@@ -43,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await app.state.direct_reads.close()
+        if app.state.buckets is not None:
+            await app.state.buckets.close()
         await engine.dispose()
 
     app = FastAPI(
@@ -62,22 +67,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.response_cache = ResponseCache(settings.shop_cache_seconds)
     app.state.mall_cache = MallCache(settings.mall_cache_seconds)
     app.state.key = server_key(settings.secret_key, settings.secret_file)
+    app.state.buckets = make_buckets(
+        settings.rate_limit_backend, settings.redis_url, settings.rate_limit_fail_closed, LIMITER_FAILURES
+    )
 
     install_error_handlers(app)
     app.add_exception_handler(ApiError, page_errors)  # the console's pages answer errors as pages
     # added last = outermost: versions are checked before the cache, so an unknown version is never served
     app.add_middleware(SharedCacheMiddleware, cache=app.state.response_cache, prefix="/api/v2/shop/")
     app.add_middleware(ClientIdGate, prefix="/api/v2/shop/")  # outside the cache: no id, no cached page
+    app.add_middleware(CallLimitHeaders)  # the call bucket's headers, on answers from the cache too
     app.add_middleware(ApiVersionMiddleware)
     app.add_middleware(
         ConsoleSessions, key=app.state.key, max_age=settings.session_seconds, https_only=settings.secure_cookies
     )
+    app.add_middleware(MetricsMiddleware)
     app.include_router(catalog_shop.router)
     app.include_router(catalog_admin.router)
     app.include_router(oauth_admin.router)
     app.include_router(endpoints.router)
     app.include_router(operator_pages.router)
     app.include_router(developer_pages.router)
+    app.include_router(health.router)
+    app.add_route("/metrics", metrics_response, include_in_schema=False)
 
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
 

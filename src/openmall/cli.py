@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import tempfile
 import time
 from typing import Annotated, Any
 
@@ -151,6 +153,32 @@ def mall_list() -> None:
     asyncio.run(run())
 
 
+@mall_app.command("limits")
+def mall_limits(
+    mall_id: Annotated[str, typer.Argument()],
+    admin_capacity: Annotated[int | None, typer.Option(help="Calls each app's Admin API bucket holds.")] = None,
+    admin_drain: Annotated[float | None, typer.Option(help="Admin API calls drained per second.")] = None,
+    shop_capacity: Annotated[int | None, typer.Option(help="Calls each storefront client+IP bucket holds.")] = None,
+    shop_drain: Annotated[float | None, typer.Option(help="Shop API calls drained per second.")] = None,
+) -> None:
+    """Show or change a mall's call buckets (rate limits); unchanged values keep their setting."""
+    from openmall.malls import service as malls
+
+    async def work(session: Any) -> Any:
+        info = await malls.get_mall(session, mall_id)
+        changes: dict[str, dict[str, float]] = {}
+        for surface, capacity, drain, now in (("admin", admin_capacity, admin_drain, info.admin_limit),
+                                              ("shop", shop_capacity, shop_drain, info.shop_limit)):  # fmt: skip
+            if capacity is not None or drain is not None:
+                changes[surface] = {"capacity": capacity if capacity is not None else now.capacity,
+                                    "drain_per_second": drain if drain is not None else now.drain}  # fmt: skip
+        return await malls.set_api_limits(session, mall_id, **changes) if changes else info
+
+    info = _run("*", work)
+    for surface, policy in (("admin", info.admin_limit), ("shop", info.shop_limit)):
+        typer.echo(f"{surface}	capacity {policy.capacity}	drain {policy.drain:g}/s")
+
+
 def _run(mall_id: str, work: Any) -> Any:
     """Run ``work(session)`` in one unit of work (bound to ``mall_id``, or '*' for platform rows)."""
     settings = get_settings()
@@ -269,6 +297,9 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # every worker writes its metrics here and /metrics adds them up, whichever worker answers
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="openmall-metrics-")
     upgrade(settings.database_url)
     if demo and asyncio.run(_count_malls(settings)) == 0:
         console.print("first run: loading the demo mall …")

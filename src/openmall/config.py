@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,15 @@ class Settings(BaseSettings):
     session_seconds: int = Field(default=12 * 3600, ge=60, description="How long a console login lasts.")
     secure_cookies: bool = Field(
         default=False, description="Send session cookies over HTTPS only (set it when serving behind TLS)."
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis for state shared by processes (call buckets); unset: this process only."
+    )
+    rate_limit_backend: Literal["auto", "memory", "redis", "off"] = Field(
+        default="auto", description="Where call buckets live: auto = redis when redis_url is set, else memory."
+    )
+    rate_limit_fail_closed: bool = Field(
+        default=False, description="When Redis is unreachable, refuse calls (503) instead of letting them through."
     )
     debug_sql: bool = Field(default=False, description="Log every SQL statement.")
 

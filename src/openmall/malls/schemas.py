@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MALL_ID = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 RESERVED = frozenset({"www", "api", "admin", "static", "mail", "docs"})
@@ -42,3 +42,26 @@ class MallCreate(BaseModel):
         if v not in available_timezones():
             raise ValueError(f"unknown time zone '{v}' (use an IANA name such as Asia/Seoul)")
         return v
+
+
+class CallBucketIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    capacity: int = Field(ge=1, le=1_000_000_000, description="Calls the bucket holds.", strict=True)
+    drain_per_second: float = Field(gt=0, le=1_000_000_000, allow_inf_nan=False,
+                                    description="Calls that drain from it per second.")  # fmt: skip
+
+
+class ApiLimitsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    admin: CallBucketIn | None = Field(default=None, description="Each app's bucket on the Admin API.")
+    shop: CallBucketIn | None = Field(
+        default=None, description="Each storefront client and IP's bucket on the Shop API."
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> ApiLimitsIn:
+        if self.admin is None and self.shop is None:
+            raise ValueError("give admin, shop or both")
+        return self

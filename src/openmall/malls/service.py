@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.kernel.errors import Conflict, InvalidInput, NotFound
+from openmall.kernel.ratelimit import Policy
 from openmall.malls.models import Mall
-from openmall.malls.schemas import MallCreate
+from openmall.malls.schemas import ApiLimitsIn, MallCreate
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +24,8 @@ class MallInfo:
     name: str
     currency: str
     timezone: str
+    admin_limit: Policy = Policy()  # the call bucket of each app on the Admin API
+    shop_limit: Policy = Policy()  # the call bucket of each storefront client and IP on the Shop API
 
 
 class MallCache:
@@ -43,7 +47,11 @@ class MallCache:
 
 
 def _info(m: Mall) -> MallInfo:
-    return MallInfo(mall_id=m.mall_id, name=m.name, currency=m.currency, timezone=m.timezone)
+    return MallInfo(
+        mall_id=m.mall_id, name=m.name, currency=m.currency, timezone=m.timezone,
+        admin_limit=Policy(m.admin_call_capacity, m.admin_call_drain),
+        shop_limit=Policy(m.shop_call_capacity, m.shop_call_drain),
+    )  # fmt: skip
 
 
 async def find_mall(session: AsyncSession, mall_id: str, cache: MallCache | None = None) -> MallInfo | None:
@@ -78,6 +86,31 @@ async def create_mall(session: AsyncSession, mall_id: str, name: str, **settings
     session.add(mall)
     await session.flush()
     return _info(mall)
+
+
+async def set_api_limits(
+    session: AsyncSession, mall_id: str, cache: MallCache | None = None, **changes: Any
+) -> MallInfo:
+    """Change a mall's call buckets: ``admin`` and/or ``shop``, each ``{"capacity", "drain_per_second"}``."""
+    try:
+        data = ApiLimitsIn(**changes)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err.get("loc", ())) or "request"
+        raise InvalidInput(f"{field}: {err['msg'].removeprefix('Value error, ')}", field=field) from None
+    mall = await session.get(Mall, mall_id)
+    if mall is None:
+        raise NotFound(f"Mall '{mall_id}' does not exist on this server", more_info={"mall_id": mall_id})
+    for surface in ("admin", "shop"):
+        limit = getattr(data, surface)
+        if limit is not None:
+            setattr(mall, f"{surface}_call_capacity", limit.capacity)
+            setattr(mall, f"{surface}_call_drain", limit.drain_per_second)
+    await session.flush()
+    info = _info(mall)
+    if cache is not None:
+        cache.put(mall_id, info)  # this process sees it at once; the others within their cache time
+    return info
 
 
 async def list_malls(session: AsyncSession) -> list[MallInfo]:

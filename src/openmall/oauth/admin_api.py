@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from openmall.kernel.errors import NotFound
-from openmall.kernel.tenancy import CurrentMall, ReadSession
+from openmall.kernel.ratelimit import Policy
+from openmall.kernel.tenancy import CurrentMall, DbSession, ReadSession
 from openmall.kernel.timeutil import MallDateTime
+from openmall.malls import service as malls
+from openmall.malls.service import MallInfo
 from openmall.oauth import service
 from openmall.oauth.guard import AdminCaller, AdminRouter
 
@@ -59,3 +62,33 @@ async def my_install(request: Request, mall: CurrentMall, session: ReadSession, 
         token_scopes=sorted(caller.scopes), installed_at=install.installed_at, token_expires_at=caller.expires_at,
     )  # fmt: skip
     return JSONResponse({"app": out.model_dump(context={"timezone": mall.timezone})})
+
+
+def _limits(mall: MallInfo) -> dict:
+    def one(policy: Policy) -> dict:
+        return {"capacity": policy.capacity, "drain_per_second": policy.drain, "window_seconds": policy.window}
+
+    return {"api_limits": {"admin": one(mall.admin_limit), "shop": one(mall.shop_limit)}}
+
+
+class ApiLimitsRequest(BaseModel):
+    request: dict = Field(
+        description='`{"admin": {"capacity": 40, "drain_per_second": 1}, "shop": {...}}`; either or both.',
+        examples=[{"admin": {"capacity": 80, "drain_per_second": 2}}],
+    )
+
+
+@router.get("/store/api-limits", scope="mall.read_store", summary="The mall's call buckets")
+async def api_limits(mall: CurrentMall) -> JSONResponse:
+    """Each app has a bucket on the Admin API, each storefront client and IP one on the Shop API: a call
+    adds 1, the bucket drains `drain_per_second`, and a call that would overflow it is a 429."""
+    return JSONResponse(_limits(mall))
+
+
+@router.put("/store/api-limits", scope="mall.write_store", summary="Change the mall's call buckets")
+async def set_api_limits(
+    request: Request, mall: CurrentMall, session: DbSession, body: ApiLimitsRequest
+) -> JSONResponse:
+    """Other processes apply the change within `OPENMALL_MALL_CACHE_SECONDS` (5 s by default)."""
+    info = await malls.set_api_limits(session, mall.mall_id, request.app.state.mall_cache, **body.request)
+    return JSONResponse(_limits(info))

@@ -26,6 +26,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from openmall.kernel.errors import ERROR_RESPONSES, ErrorOut, Forbidden, Unauthorized
+from openmall.kernel.ratelimit import take
 from openmall.kernel.tenancy import CurrentMall, current_mall, read_session
 from openmall.malls.service import MallInfo
 from openmall.oauth import scopes as scope_registry
@@ -102,7 +103,9 @@ class GuardedRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             mall = await current_mall(request)
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            await guard.check(request, mall, token.strip() if scheme.lower() == "bearer" else None)
+            caller = await guard.check(request, mall, token.strip() if scheme.lower() == "bearer" else None)
+            key = f"{mall.mall_id}:{caller.client_id}"  # one bucket per app per mall
+            await take(request.app.state.buckets, request.scope, "admin", key, mall.admin_limit)
             return await handler(request)
 
         return guarded

@@ -9,25 +9,36 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openmall.kernel.db import bind_mall
-from openmall.kernel.errors import error_body
+from openmall.kernel.errors import ApiError, error_body
+from openmall.kernel.ratelimit import Policy, take
 from openmall.kernel.tenancy import mall_id_for_host
-from openmall.malls.models import Mall
+from openmall.malls import service as malls
 from openmall.oauth import service
 
 HEADER = b"x-client-id"
 MAX_ENTRIES = 10_000
 
 
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    until: float
+    installed: bool | None  # None: not our host or no such mall (the route answers 404)
+    mall_id: str = ""
+    policy: Policy = Policy()
+
+
 class ClientIdGate:
+    """Checks X-Client-Id, then takes the call from the (mall, client id, client IP) bucket."""
+
     def __init__(self, app: ASGIApp, *, prefix: str = "/api/v2/shop/"):
         self.app = app
         self.prefix = prefix
-        # (raw Host, raw X-Client-Id) -> (valid until, installed? / None: no such mall)
-        self._known: dict[tuple[bytes, bytes], tuple[float, bool | None]] = {}
+        self._known: dict[tuple[bytes, bytes], _Verdict] = {}  # (raw Host, raw X-Client-Id) -> verdict
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix) or scope["method"] == "OPTIONS":
@@ -40,42 +51,56 @@ class ClientIdGate:
             elif name == HEADER and not raw_client:
                 raw_client = value
         key = (raw_host, raw_client)
-        hit = self._known.get(key)
-        verdict = hit[1] if hit is not None and hit[0] > time.monotonic() else await self._check(scope, key)
-        if verdict is False:
-            client_id = raw_client.decode("latin-1").strip()
+        verdict = self._known.get(key)
+        if verdict is None or verdict.until <= time.monotonic():
+            verdict = await self._check(scope, key)
+        client_id = raw_client.decode("latin-1").strip()
+        if verdict.installed is False:
             if not client_id:
-                await _refuse(send, "The Shop API needs the storefront's client id in the X-Client-Id header")
+                await _refuse(send, 401, "The Shop API needs the storefront's client id in the X-Client-Id header")
             else:
-                await _refuse(send, f"X-Client-Id {client_id[:64]!r} is not an app installed on this mall")
+                await _refuse(send, 401, f"X-Client-Id {client_id[:64]!r} is not an app installed on this mall")
             return
-        await self.app(scope, receive, send)  # installed, or not our host or mall: the route answers (404)
+        if verdict.installed:
+            ip = (scope.get("client") or ("unknown",))[0]
+            try:
+                await take(scope["app"].state.buckets, scope, "shop", f"{verdict.mall_id}:{client_id}:{ip}",
+                           verdict.policy)  # fmt: skip
+            except ApiError as exc:  # over the bucket (429), or the limiter is down and fails closed (503)
+                await _refuse(send, exc.status_code, exc.message, exc.more_info, exc.headers)
+                return
+        await self.app(scope, receive, send)
 
-    async def _check(self, scope: Scope, key: tuple[bytes, bytes]) -> bool | None:
+    async def _check(self, scope: Scope, key: tuple[bytes, bytes]) -> _Verdict:
         state = scope["app"].state
         settings = state.settings
+        until = time.monotonic() + settings.mall_cache_seconds
         mall_id = mall_id_for_host(key[0].decode("latin-1"), settings.base_domain, settings.default_mall)
         client_id = key[1].decode("latin-1").strip()
         if mall_id is None:
-            return None
-        if not client_id:
-            return False
+            return _Verdict(until, None)
         async with state.read_sessions() as session:
+            mall = await malls.find_mall(session, mall_id, state.mall_cache)
+            if mall is None:
+                return _Verdict(until, None)
             bind_mall(session, mall_id)
-            verdict: bool | None = await service.is_installed(session, client_id)
-            if not verdict and await session.get(Mall, mall_id) is None:
-                verdict = None
+            installed = bool(client_id) and await service.is_installed(session, client_id)
         if len(self._known) >= MAX_ENTRIES:
             self._known.clear()
-        self._known[key] = (time.monotonic() + settings.mall_cache_seconds, verdict)
+        verdict = _Verdict(until, installed, mall_id, mall.shop_limit)
+        self._known[key] = verdict
         return verdict
 
 
-async def _refuse(send: Send, message: str) -> None:
-    body = json.dumps(error_body(401, message, {"header": "X-Client-Id"})).encode()
+async def _refuse(
+    send: Send, status: int, message: str, more_info: dict | None = None, headers: dict[str, str] | None = None
+) -> None:
+    body = json.dumps(error_body(status, message, more_info or {"header": "X-Client-Id"})).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    if status == 401:
+        extra.append((b"www-authenticate", b'ClientId header="X-Client-Id"'))
     await send({
-        "type": "http.response.start", "status": 401,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'ClientId header="X-Client-Id"')],
+        "type": "http.response.start", "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra],
     })  # fmt: skip
     await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,46 @@
+"""Liveness and readiness for load balancers and orchestrators.
+
+``/healthz``: the process answers (nothing else is asked). ``/readyz``: the database answers a
+query and, when one is configured, Redis answers a ping; 503 naming what is down otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+log = logging.getLogger("openmall.health")
+router = APIRouter(include_in_schema=False)
+TIMEOUT = 2.0
+
+
+@router.get("/healthz")
+async def healthz() -> JSONResponse:
+    return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
+async def _database(request: Request) -> None:
+    async with request.app.state.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    checks = {"database": _database(request)}
+    if request.app.state.settings.redis_url and request.app.state.buckets is not None:
+        checks["redis"] = request.app.state.buckets.ping()
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check, TIMEOUT)
+            results[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 — any failure means not ready; say which
+            log.warning("readiness: %s is not reachable (%s)", name, exc.__class__.__name__)
+            results[name] = f"unreachable ({exc.__class__.__name__})"
+    ready = all(v == "ok" for v in results.values())
+    body = {"status": "ready" if ready else "not ready", "checks": results}
+    return JSONResponse(body, status_code=200 if ready else 503, headers={"Cache-Control": "no-store"})
