@@ -297,6 +297,9 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    if workers > 1 and settings.rate_limit_backend in ("auto", "memory") and not settings.redis_url:
+        console.print(f"[yellow]warning:[/yellow] {workers} workers without OPENMALL_REDIS_URL: each process keeps "
+                      f"its own call buckets, so a caller gets up to {workers}× the limit")  # fmt: skip
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # every worker writes its metrics here and /metrics adds them up, whichever worker answers
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="openmall-metrics-")
