@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import shutil
 import tempfile
 import time
 from typing import Annotated, Any
@@ -300,9 +301,10 @@ def serve(
     if workers > 1 and settings.rate_limit_backend in ("auto", "memory") and not settings.redis_url:
         console.print(f"[yellow]warning:[/yellow] {workers} workers without OPENMALL_REDIS_URL: each process keeps "
                       f"its own call buckets, so a caller gets up to {workers}× the limit")  # fmt: skip
+    metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # every worker writes its metrics here and /metrics adds them up, whichever worker answers
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="openmall-metrics-")
+        metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="openmall-metrics-")
     upgrade(settings.database_url)
     if demo and asyncio.run(_count_malls(settings)) == 0:
         console.print("first run: loading the demo mall …")
@@ -319,15 +321,19 @@ def serve(
   Back office     {base}/admin/apps   operator '{DEMO_OPERATOR[0]}', password '{DEMO_OPERATOR[1]}'
   Developers      {base}/developers   '{DEMO_DEVELOPER[0]}', password '{DEMO_DEVELOPER[1]}'
 """)
-    uvicorn.run(
-        "openmall.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        proxy_headers=True,
-    )
+    try:
+        uvicorn.run(
+            "openmall.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            proxy_headers=True,
+        )
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def main() -> None:

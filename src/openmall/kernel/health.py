@@ -13,6 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from openmall.kernel.ratelimit import RedisBuckets
+
 log = logging.getLogger("openmall.health")
 router = APIRouter(include_in_schema=False)
 TIMEOUT = 2.0
@@ -31,7 +33,7 @@ async def _database(request: Request) -> None:
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
     checks = {"database": _database(request)}
-    if request.app.state.settings.redis_url and request.app.state.buckets is not None:
+    if isinstance(request.app.state.buckets, RedisBuckets):  # Redis is in use: it must answer
         checks["redis"] = request.app.state.buckets.ping()
     results: dict[str, str] = {}
     for name, check in checks.items():

@@ -99,24 +99,29 @@ class MemoryBuckets:
     def __init__(self, clock: object = time.monotonic, max_keys: int = 100_000):
         self._clock = clock
         self._max_keys = max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets: dict[str, tuple[float, float, float]] = {}  # key -> (level, last call, its drain)
 
     async def hit(self, key: str, policy: Policy) -> Decision:
         now = self._clock()  # type: ignore[operator]
-        level, last = self._buckets.get(key, (0.0, now))
+        level, last, _ = self._buckets.get(key, (0.0, now, policy.drain))
         allowed, level, retry = leak(level, last, now, policy)
         if len(self._buckets) >= self._max_keys and key not in self._buckets:
-            self._prune(now, policy)
-        self._buckets[key] = (level, now)
+            self._prune(now)
+        self._buckets[key] = (level, max(now, last), policy.drain)  # a clock that stepped back drains nothing twice
         return Decision(allowed, level, policy.capacity, retry, policy)
 
-    def _prune(self, now: float, policy: Policy) -> None:
-        """Forget buckets that have drained empty (they would start at zero anyway)."""
-        empty = [k for k, (lvl, last) in self._buckets.items() if lvl - (now - last) * policy.drain <= 0]
+    def _prune(self, now: float) -> None:
+        """Forget buckets that have drained empty under their own policy (they would start at zero anyway)."""
+        empty = [k for k, (lvl, last, drain) in self._buckets.items() if lvl - (now - last) * drain <= 0]
         for k in empty:
             del self._buckets[k]
-        if len(self._buckets) >= self._max_keys:  # still full of live buckets: drop the oldest half
-            for k in sorted(self._buckets, key=lambda k: self._buckets[k][1])[: self._max_keys // 2]:
+        if len(self._buckets) >= self._max_keys:  # still full of live buckets: drop the half nearest to empty
+
+            def seconds_to_empty(k: str) -> float:
+                lvl, last, drain = self._buckets[k]
+                return (lvl - (now - last) * drain) / drain
+
+            for k in sorted(self._buckets, key=seconds_to_empty)[: max(1, self._max_keys // 2)]:
                 del self._buckets[k]
 
     async def ping(self) -> None:
@@ -153,8 +158,11 @@ if level + 1 <= capacity then
 else
   retry = (level + 1 - capacity) / drain
 end
-redis.call('HSET', KEYS[1], 'level', string.format('%.17g', level), 'last', string.format('%.17g', now))
-redis.call('PEXPIRE', KEYS[1], math.ceil((level / drain) * 1000) + 1000)
+-- a clock that stepped back drains nothing now and cannot drain the same time twice later
+local stamp = now
+if last > now then stamp = last end
+redis.call('HSET', KEYS[1], 'level', string.format('%.17g', level), 'last', string.format('%.17g', stamp))
+redis.call('PEXPIRE', KEYS[1], math.min(math.ceil((level / drain) * 1000) + 1000, 1e15))
 return {allowed, math.floor(level * 1e6 + 0.5), math.floor(retry * 1e6 + 0.5)}
 """
 

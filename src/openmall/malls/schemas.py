@@ -48,7 +48,7 @@ class CallBucketIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     capacity: int = Field(ge=1, le=1_000_000_000, description="Calls the bucket holds.", strict=True)
-    drain_per_second: float = Field(gt=0, le=1_000_000_000, allow_inf_nan=False,
+    drain_per_second: float = Field(ge=0.001, le=1_000_000_000, allow_inf_nan=False, strict=True,
                                     description="Calls that drain from it per second.")  # fmt: skip
 
 
