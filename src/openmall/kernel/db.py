@@ -125,7 +125,9 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
             cur.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    # no overflow: a burst waits for one of the pool's connections instead of opening and closing extra ones
+    # (connection churn cost more than the wait, measured by bench/admin_api.py); a request holds one at a time
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
