@@ -173,7 +173,7 @@ def mall_limits(
             if capacity is not None or drain is not None:
                 changes[surface] = {"capacity": capacity if capacity is not None else now.capacity,
                                     "drain_per_second": drain if drain is not None else now.drain}  # fmt: skip
-        return await malls.set_api_limits(session, mall_id, **changes) if changes else info
+        return await malls.set_api_limits(session, mall_id, changes) if changes else info
 
     info = _run("*", work)
     for surface, policy in (("admin", info.admin_limit), ("shop", info.shop_limit)):
@@ -293,6 +293,9 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Server processes (use PostgreSQL for more than one).")] = 1,
     demo: Annotated[bool, typer.Option(help="Load the demo mall when the database has no mall.")] = True,
+    forwarded_allow_ips: Annotated[
+        str, typer.Option(help="Proxies whose X-Forwarded-For/-Proto are trusted (comma list, or '*').")
+    ] = "127.0.0.1",
 ) -> None:
     """Migrate the database, load the demo mall on first run, and serve the API."""
     import uvicorn
@@ -330,6 +333,7 @@ def serve(
             workers=workers,
             log_level="info",
             proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips,  # the Shop API's per-IP buckets see the shopper's address
         )
     finally:
         if metrics_dir:

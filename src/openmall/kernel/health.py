@@ -1,7 +1,9 @@
 """Liveness and readiness for load balancers and orchestrators.
 
 ``/healthz``: the process answers (nothing else is asked). ``/readyz``: the database answers a
-query and, when one is configured, Redis answers a ping; 503 naming what is down otherwise.
+query and, when it holds the call buckets, Redis answers a ping; 503 naming what is down otherwise.
+With the buckets failing open (the default) an unreachable Redis is reported as ``degraded`` with a
+200, since every process shares it and a 503 would take them all out of rotation at once.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ async def readyz(request: Request) -> JSONResponse:
         except Exception as exc:  # noqa: BLE001 — any failure means not ready; say which
             log.warning("readiness: %s is not reachable (%s)", name, exc.__class__.__name__)
             results[name] = f"unreachable ({exc.__class__.__name__})"
-    ready = all(v == "ok" for v in results.values())
-    body = {"status": "ready" if ready else "not ready", "checks": results}
+    # Redis only holds the call buckets: when they fail open, a Redis outage must not take every process
+    # out of rotation at once; it is reported (and counted in /metrics) but the process stays ready
+    tolerated = {"redis"} if not request.app.state.settings.rate_limit_fail_closed else set()
+    ready = all(v == "ok" for name, v in results.items() if name not in tolerated)
+    degraded = any(v != "ok" for v in results.values())
+    body = {"status": ("degraded" if degraded else "ready") if ready else "not ready", "checks": results}
     return JSONResponse(body, status_code=200 if ready else 503, headers={"Cache-Control": "no-store"})

@@ -33,6 +33,8 @@ LIMITER_FAILURES = Counter(
 )
 UNMATCHED = "(unmatched)"  # no route: an unknown path, or a response from the shared cache
 CACHED = "(cache)"
+GATE = "(shop gate)"  # refused by the Shop API's client id and call bucket check, before any route
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class MetricsMiddleware:
@@ -60,8 +62,10 @@ class MetricsMiddleware:
             await self.app(scope, receive, watch)
         finally:
             route = scope.get("route")
-            label = getattr(route, "path", None) or (CACHED if cached else UNMATCHED)
-            method = scope["method"]
+            label = getattr(route, "path", None) or (
+                CACHED if cached else GATE if scope.get("openmall.gate_refused") else UNMATCHED
+            )
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
             REQUESTS.labels(method, label, str(status)).inc()
             LATENCY.labels(method, label).observe(time.perf_counter() - started)
 

@@ -57,8 +57,11 @@ class Decision:
     def headers(self, name: str) -> list[tuple[bytes, bytes]]:
         """``X-Api-Call-Limit: used/capacity`` (Cafe24) and the IETF ``RateLimit-Policy`` / ``RateLimit`` fields."""
         remaining = max(0, self.capacity - self.used)
-        # seconds until the refused call fits, or until the bucket is empty again
-        reset = math.ceil(self.retry_after if not self.allowed else self.level / self.policy.drain)
+        # seconds until a call fits again when none is left, otherwise until the bucket is empty
+        if remaining == 0:
+            reset = math.ceil(max(self.retry_after, (self.level + 1 - self.capacity) / self.policy.drain))
+        else:
+            reset = math.ceil(self.level / self.policy.drain)
         out = [
             (b"x-api-call-limit", f"{self.used}/{self.capacity}".encode()),
             (b"ratelimit-policy", f'"{name}";q={self.capacity};w={self.policy.window}'.encode()),
@@ -260,6 +263,8 @@ async def take(buckets: Buckets | None, scope: dict, name: str, key: str, policy
     if buckets is None:
         return None
     decision = await buckets.hit(f"{name}:{key}", policy)
+    if decision.degraded:  # the backend could not count this call: claim nothing about the bucket
+        return decision
     scope.setdefault("state", {})[STATE_KEY] = (decision, name)
     if not decision.allowed:
         from openmall.kernel.metrics import RATE_LIMITED

@@ -89,11 +89,11 @@ async def create_mall(session: AsyncSession, mall_id: str, name: str, **settings
 
 
 async def set_api_limits(
-    session: AsyncSession, mall_id: str, cache: MallCache | None = None, **changes: Any
+    session: AsyncSession, mall_id: str, changes: dict[str, Any], cache: MallCache | None = None
 ) -> MallInfo:
     """Change a mall's call buckets: ``admin`` and/or ``shop``, each ``{"capacity", "drain_per_second"}``."""
     try:
-        data = ApiLimitsIn(**changes)
+        data = ApiLimitsIn.model_validate(changes)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err.get("loc", ())) or "request"

@@ -90,5 +90,5 @@ async def set_api_limits(
     request: Request, mall: CurrentMall, session: DbSession, body: ApiLimitsRequest
 ) -> JSONResponse:
     """Other processes apply the change within `OPENMALL_MALL_CACHE_SECONDS` (5 s by default)."""
-    info = await malls.set_api_limits(session, mall.mall_id, request.app.state.mall_cache, **body.request)
+    info = await malls.set_api_limits(session, mall.mall_id, body.request, request.app.state.mall_cache)
     return JSONResponse(_limits(info))

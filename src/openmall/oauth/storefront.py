@@ -2,7 +2,8 @@
 
 It runs before openmall's shared response cache, so a cached catalog page is never served to a
 caller without a valid client id. Answers are cached per process for ``mall_cache_seconds``
-(default 5 s): uninstalling a storefront app shuts its Shop API access within that time.
+(default 5 s), with the mall's Shop call bucket: uninstalling a storefront app shuts its Shop API
+access, and a change of the mall's Shop limits applies, within that time.
 """
 
 from __future__ import annotations
@@ -57,9 +58,11 @@ class ClientIdGate:
         client_id = raw_client.decode("latin-1").strip()
         if verdict.installed is False:
             if not client_id:
-                await _refuse(send, 401, "The Shop API needs the storefront's client id in the X-Client-Id header")
+                await _refuse(
+                    scope, send, 401, "The Shop API needs the storefront's client id in the X-Client-Id header"
+                )
             else:
-                await _refuse(send, 401, f"X-Client-Id {client_id[:64]!r} is not an app installed on this mall")
+                await _refuse(scope, send, 401, f"X-Client-Id {client_id[:64]!r} is not an app installed on this mall")
             return
         if verdict.installed:
             ip = (scope.get("client") or ("unknown",))[0]
@@ -67,7 +70,7 @@ class ClientIdGate:
                 await take(scope["app"].state.buckets, scope, "shop", f"{verdict.mall_id}:{client_id}:{ip}",
                            verdict.policy)  # fmt: skip
             except ApiError as exc:  # over the bucket (429), or the limiter is down and fails closed (503)
-                await _refuse(send, exc.status_code, exc.message, exc.more_info, exc.headers)
+                await _refuse(scope, send, exc.status_code, exc.message, exc.more_info, exc.headers)
                 return
         await self.app(scope, receive, send)
 
@@ -93,8 +96,14 @@ class ClientIdGate:
 
 
 async def _refuse(
-    send: Send, status: int, message: str, more_info: dict | None = None, headers: dict[str, str] | None = None
+    scope: Scope,
+    send: Send,
+    status: int,
+    message: str,
+    more_info: dict | None = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
+    scope["openmall.gate_refused"] = True  # for the metrics' route label
     body = json.dumps(error_body(status, message, more_info or {"header": "X-Client-Id"})).encode()
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     if status == 401:
