@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,6 +30,7 @@ from openmall.oauth import admin_api as oauth_admin
 from openmall.oauth import developer_pages, endpoints, operator_pages
 from openmall.oauth.storefront import ClientIdGate
 from openmall.web.pages import ConsoleSessions, page_errors
+from openmall.webhooks.worker import Worker
 
 DESCRIPTION = f"""
 openmall's Open API. Every call names its mall by host (`{{mall_id}}.{{base_domain}}`; the bare host serves
@@ -44,7 +46,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = task = None
+        in_process = settings.worker_in_process
+        if in_process == "on" or (in_process == "auto" and engine.dialect.name == "sqlite"):
+            worker = Worker(engine, settings, app.state.key, concurrency=20)  # embedded mode: one in-process worker
+            task = asyncio.create_task(worker.run())
         yield
+        if worker is not None and task is not None:
+            worker.stop()
+            await task
+            await worker.close()
         await app.state.direct_reads.close()
         if app.state.buckets is not None:
             await app.state.buckets.close()

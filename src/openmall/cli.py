@@ -288,6 +288,34 @@ def app_install(
 
 
 @app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Deliveries in flight at once.")] = 200,
+) -> None:
+    """Deliver webhooks: fan out new events, claim due deliveries, send them signed (run several)."""
+    import signal
+
+    from openmall.webhooks.worker import Worker
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        work = Worker(engine, settings, server_key(settings.secret_key, settings.secret_file), concurrency=concurrency)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, work.stop)
+        console.print(f"webhook worker on {settings.database_url}: {concurrency} deliveries in flight at most")
+        try:
+            await work.run()
+        finally:
+            await work.close()
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,

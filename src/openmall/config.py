@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     rate_limit_fail_closed: bool = Field(
         default=False, description="When Redis is unreachable, refuse calls (503) instead of letting them through."
     )
+    worker_in_process: Literal["auto", "on", "off"] = Field(
+        default="auto", description="Run a webhook worker inside `serve`: auto = on the embedded SQLite default."
+    )
+    webhooks_allow_private: bool = Field(
+        default=False, description="Let webhooks go to private, loopback and link-local addresses (development)."
+    )
     debug_sql: bool = Field(default=False, description="Log every SQL statement.")
 
 

@@ -5,5 +5,7 @@ from __future__ import annotations
 
 def load_all() -> None:
     import openmall.catalog.models  # noqa: F401
+    import openmall.kernel.events.models  # noqa: F401
     import openmall.malls.models  # noqa: F401
     import openmall.oauth.models  # noqa: F401
+    import openmall.webhooks.models  # noqa: F401

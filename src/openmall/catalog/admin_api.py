@@ -131,7 +131,7 @@ async def get_product(
 async def create_product(mall: CurrentMall, session: DbSession, body: ProductCreateRequest) -> Response:
     """Omit `variants` to get one per combination of option values (stock `default_quantity`).
     Answers the product with its options and variants."""
-    product_no = await service.create_product(session, body.request)
+    product_no = await admin_service.create_product(session, body.request)
     product = await admin_service.get_product(session, product_no, EMBEDDABLE)
     return _status(_whole(mall).one("product", product), 201)
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from openmall.catalog import documents, service
+from openmall.catalog import documents, events, service
 from openmall.catalog.models import Brand, Category, Product, ProductCategory, Variant
 from openmall.catalog.schemas import (
     MAX_QUANTITY,
@@ -36,6 +36,7 @@ from openmall.catalog.schemas import (
     OptionOut,
     OptionsUpdate,
     OptionValueOut,
+    ProductIn,
     ProductUpdate,
     VariantUpdate,
 )
@@ -243,6 +244,12 @@ async def _product(session: AsyncSession, product_no: int) -> Product:
 # ---- product writes ------------------------------------------------------------------------------------
 
 
+async def create_product(session: AsyncSession, data: ProductIn) -> int:
+    product_no = await service.create_product(session, data)
+    await events.product_event(session, events.PRODUCT_CREATED, product_no)
+    return product_no
+
+
 async def update_product(session: AsyncSession, product_no: int, data: ProductUpdate) -> None:
     """Change the fields the request names; every rule is checked before anything is written.
 
@@ -303,15 +310,18 @@ async def update_product(session: AsyncSession, product_no: int, data: ProductUp
         product.updated_at = utcnow()
     await session.flush()
     await documents.refresh(session, [product_no])
+    await events.product_event(session, events.PRODUCT_UPDATED, product_no)
 
 
 async def delete_product(session: AsyncSession, product_no: int) -> None:
     """The product, its variants and its category links; its storefront documents go with its row."""
     product = await _product(session, product_no)
+    last_state = await events.render(session, product_no)
     await session.execute(delete(ProductCategory).where(ProductCategory.product_no == product_no))
     await session.execute(delete(Variant).where(Variant.product_no == product_no))
     await session.delete(product)
     await session.flush()
+    await events.product_event(session, events.PRODUCT_DELETED, product_no, last_state)
 
 
 # ---- options -------------------------------------------------------------------------------------------
@@ -460,6 +470,7 @@ async def update_options(session: AsyncSession, product_no: int, data: OptionsUp
     product.updated_at = utcnow()
     await session.flush()
     await documents.refresh(session, [product_no])
+    await events.product_event(session, events.PRODUCT_UPDATED, product_no)
 
 
 async def _new_variant_codes(session: AsyncSession, product_code: str, count: int, *, start: int) -> list[str]:
@@ -530,10 +541,15 @@ async def update_variant(session: AsyncSession, product_no: int, variant_no: int
         )
         if taken is not None:
             raise Conflict(f"variant_code {code} is already used in this mall", more_info={"variant_code": code})
+    before = variant.quantity
     for name, value in changes.items():
         setattr(variant, name, value)
     await session.flush()
     await documents.refresh(session, [product_no])
+    data = await events.render(session, product_no)
+    await events.product_event(session, events.PRODUCT_UPDATED, product_no, data)
+    if before == 0 and variant.quantity > 0:
+        await events.product_event(session, events.PRODUCT_RESTOCKED, product_no, data)
 
 
 async def get_inventory(session: AsyncSession, product_no: int, variant_no: int) -> InventoryOut:
@@ -550,18 +566,19 @@ async def get_inventory(session: AsyncSession, product_no: int, variant_no: int)
 async def set_inventory(session: AsyncSession, product_no: int, variant_no: int, quantity: int) -> InventoryOut:
     if not isinstance(quantity, int) or not 0 <= quantity <= MAX_QUANTITY:
         raise InvalidInput(f"quantity must be a whole number from 0 to {MAX_QUANTITY}", field="quantity")
+    before = await _stock(session, product_no, variant_no)
     stmt = update(Variant).where(Variant.product_no == product_no, Variant.variant_no == variant_no)
     result = await session.execute(stmt.values(quantity=quantity).execution_options(synchronize_session=False))
     if result.rowcount == 0:
         raise await _no_variant(session, product_no, variant_no)
-    await documents.refresh(session, [product_no])
-    return await get_inventory(session, product_no, variant_no)
+    return await _stock_changed(session, product_no, variant_no, before)
 
 
 async def adjust_inventory(session: AsyncSession, product_no: int, variant_no: int, adjust: int | None) -> InventoryOut:
     """Add ``adjust`` (negative: take away) in one conditional UPDATE: stock never goes below zero."""
     if not isinstance(adjust, int) or abs(adjust) > MAX_QUANTITY:
         raise InvalidInput(f"adjust must be a whole number from -{MAX_QUANTITY} to {MAX_QUANTITY}", field="adjust")
+    before = await _stock(session, product_no, variant_no)
     after = Variant.quantity + adjust
     stmt = update(Variant).where(
         Variant.product_no == product_no, Variant.variant_no == variant_no, after >= 0, after <= MAX_QUANTITY
@@ -582,8 +599,24 @@ async def adjust_inventory(session: AsyncSession, product_no: int, variant_no: i
         raise Conflict(f"variant {variant_no} has {now} in stock; adding {adjust} would pass the most it can hold, "
                        f"{MAX_QUANTITY} (nothing was changed)",
                        more_info={"quantity": now, "adjust": adjust, "maximum": MAX_QUANTITY})  # fmt: skip
+    return await _stock_changed(session, product_no, variant_no, before)
+
+
+async def _stock(session: AsyncSession, product_no: int, variant_no: int) -> int | None:
+    return await session.scalar(
+        select(Variant.quantity).where(Variant.product_no == product_no, Variant.variant_no == variant_no)
+    )
+
+
+async def _stock_changed(session: AsyncSession, product_no: int, variant_no: int, before: int | None) -> InventoryOut:
     await documents.refresh(session, [product_no])
-    return await get_inventory(session, product_no, variant_no)
+    inventory = await get_inventory(session, product_no, variant_no)
+    if inventory.quantity != before:
+        data = await events.render(session, product_no)
+        await events.product_event(session, events.PRODUCT_UPDATED, product_no, data)
+        if before == 0 and inventory.quantity > 0:
+            await events.product_event(session, events.PRODUCT_RESTOCKED, product_no, data)
+    return inventory
 
 
 # ---- categories ----------------------------------------------------------------------------------------

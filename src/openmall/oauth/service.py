@@ -23,7 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.kernel.db import UTCDateTime, utcnow
 from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound
+from openmall.kernel.events import emit
 from openmall.kernel.secrets import digest, new_secret, seal, unseal
+from openmall.malls import service as malls
+from openmall.oauth import events as oauth_events
 from openmall.oauth import scopes as scope_registry
 from openmall.oauth.launch import launch_key
 from openmall.oauth.launch import launch_url as signed_launch_url
@@ -285,6 +288,7 @@ async def install_app(
         try:
             async with session.begin_nested():  # two Allow clicks at once: the second adds to the first
                 session.add(install)
+            await _emit(session, oauth_events.APP_INSTALLED, app, install)
         except IntegrityError:
             install = await get_install(session, app)
             if install is None:
@@ -341,9 +345,18 @@ async def uninstall_app(session: AsyncSession, client_id: str) -> App:
         update(AuthorizationCode).where(AuthorizationCode.app_no == app.app_no, AuthorizationCode.used_at.is_(None))
         .values(used_at=now).execution_options(synchronize_session=False)
     )  # fmt: skip
+    await _emit(session, oauth_events.APP_DELETED, app, install)
+    from openmall.webhooks import service as webhooks  # webhooks build on apps: imported when needed
+
+    await webhooks.remove_subscription(session, app.app_no)
     await session.delete(install)
     await session.flush()
     return app
+
+
+async def _emit(session: AsyncSession, type: str, app: App, install: Install) -> None:
+    mall = await malls.get_mall(session, session.info["mall_id"])
+    await emit(session, type, oauth_events.install_data(app, install, mall.timezone))
 
 
 # ---- bearer tokens -----------------------------------------------------------------------------------

@@ -1,0 +1,62 @@
+"""Events: the transactional outbox.
+
+``emit(session, type, data)`` adds the event to the caller's unit of work: it is committed with the
+change it describes, or rolled back with it; nothing is sent from inside a request. Webhook workers
+(``openmall.webhooks``) read the outbox afterwards and deliver each event to its subscribers.
+
+Every event type is registered once with the scope a subscriber needs (the read scope of its
+group) and an example of its ``data``; a domain adds its own in its ``events.py``::
+
+    PRODUCT_CREATED = register("product.created", "mall.read_product", {"product_no": 12, ...})
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openmall.kernel.db import utcnow
+from openmall.kernel.events.models import Event
+from openmall.kernel.timeutil import iso
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    scope: str  # what an app must hold to subscribe
+    description: str
+    example: dict[str, Any]
+
+
+REGISTRY: dict[str, EventType] = {}
+
+
+def register(name: str, scope: str, description: str, example: dict[str, Any]) -> str:
+    if name in REGISTRY and REGISTRY[name].scope != scope:
+        raise ValueError(f"event type {name} is registered twice with different scopes")
+    REGISTRY[name] = EventType(name, scope, description, example)
+    return name
+
+
+async def emit(session: AsyncSession, type: str, data: dict[str, Any]) -> Event:
+    """Record that ``type`` happened in the session's mall, in the session's transaction."""
+    if type not in REGISTRY:
+        raise ValueError(f"unknown event type {type!r}; register it first")
+    event = Event(event_id=f"msg_{uuid.uuid4().hex}", type=type, occurred_at=utcnow(), data=data)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+def payload(event: Event, timezone: str) -> dict[str, Any]:
+    """What a subscriber receives: ``{id, type, mall_id, occurred_at, data}``."""
+    return {
+        "id": event.event_id,
+        "type": event.type,
+        "mall_id": event.mall_id,
+        "occurred_at": iso(event.occurred_at, timezone),
+        "data": event.data,
+    }
