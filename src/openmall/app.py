@@ -30,6 +30,7 @@ from openmall.oauth import admin_api as oauth_admin
 from openmall.oauth import developer_pages, endpoints, operator_pages
 from openmall.oauth.storefront import ClientIdGate
 from openmall.web.pages import ConsoleSessions, page_errors
+from openmall.webhooks import admin_api as webhooks_admin
 from openmall.webhooks.worker import Worker
 
 DESCRIPTION = f"""
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalog_shop.router)
     app.include_router(catalog_admin.router)
     app.include_router(oauth_admin.router)
+    app.include_router(webhooks_admin.router)
     app.include_router(endpoints.router)
     app.include_router(operator_pages.router)
     app.include_router(developer_pages.router)

@@ -21,10 +21,13 @@ from openmall.kernel.errors import InvalidInput
 from openmall.kernel.events import REGISTRY
 from openmall.kernel.events.models import Event
 from openmall.kernel.secrets import seal, unseal
+from openmall.models import load_all
 from openmall.oauth import scopes as scope_registry
 from openmall.oauth.models import App
 from openmall.webhooks.models import Attempt, Delivery, Subscription
 from openmall.webhooks.targets import UnsafeTarget, check_target
+
+load_all()  # every domain's event types, whichever process this is
 
 # after the first attempt fails: retries at 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then failed
 RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -103,6 +106,60 @@ async def remove_subscription(session: AsyncSession, app_no: int) -> None:
         await session.flush()
 
 
+# ---- the delivery log, as the subscribing app sees it -------------------------------------------------------
+
+LOG_STATUSES = ("succeeded", "failed", "pending")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    attempt: Attempt
+    delivery: Delivery
+    event_id: str
+    event_type: str
+
+
+async def list_attempts(
+    session: AsyncSession, app_no: int, *, limit: int, offset: int = 0, since_no: int | None = None,
+    status: str | None = None,
+) -> list[LogEntry]:  # fmt: skip
+    """The app's attempts in the session's mall, newest first (or, after ``since_no``, oldest first)."""
+    if status is not None and status not in LOG_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(LOG_STATUSES)}", field="status",
+                           allowed=list(LOG_STATUSES))  # fmt: skip
+    query = (
+        select(Attempt, Delivery, Event.event_id, Event.type)
+        .join(Delivery, Delivery.delivery_no == Attempt.delivery_no)
+        .join(Subscription, Subscription.subscription_no == Delivery.subscription_no)
+        .join(Event, Event.event_no == Delivery.event_no)
+        .where(Subscription.app_no == app_no)
+    )
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    if since_no is not None:
+        query = query.where(Attempt.attempt_no > since_no).order_by(Attempt.attempt_no)
+    else:
+        query = query.order_by(Attempt.started_at.desc(), Attempt.attempt_no.desc()).offset(offset)
+    rows = (await session.execute(query.limit(limit))).all()
+    return [LogEntry(attempt, delivery, event_id, event_type) for attempt, delivery, event_id, event_type in rows]
+
+
+async def redeliver(session: AsyncSession, app_no: int, attempt_no: int) -> Delivery | None:
+    """Make the attempt's delivery due now again (a new attempt, same webhook-id); None: not the app's."""
+    delivery = await session.scalar(
+        select(Delivery)
+        .join(Attempt, Attempt.delivery_no == Delivery.delivery_no)
+        .join(Subscription, Subscription.subscription_no == Delivery.subscription_no)
+        .where(Attempt.attempt_no == attempt_no, Subscription.app_no == app_no)
+    )  # fmt: skip
+    if delivery is None:
+        return None
+    delivery.status, delivery.next_attempt_at = "pending", utcnow()
+    delivery.lease_until = delivery.finished_at = None
+    await session.flush()
+    return delivery
+
+
 # ---- fan-out and claims (workers: sessions bound to ALL_MALLS) ---------------------------------------------
 
 
@@ -163,18 +220,23 @@ class Work:
     attempts: int
 
 
-async def load_work(session: AsyncSession, key: bytes, delivery_no: int, body_of: Any) -> Work | None:
-    row = (await session.execute(
+async def load_works(session: AsyncSession, key: bytes, delivery_nos: list[int], body_of: Any) -> list[Work]:
+    """Everything the claimed deliveries need, in one query (secrets unsealed once per subscription)."""
+    rows = (await session.execute(
         select(Delivery, Event, Subscription)
         .join(Event, Event.event_no == Delivery.event_no)
         .join(Subscription, Subscription.subscription_no == Delivery.subscription_no)
-        .where(Delivery.delivery_no == delivery_no)
-    )).first()  # fmt: skip
-    if row is None:
-        return None
-    delivery, event, sub = row
-    return Work(delivery.delivery_no, delivery.mall_id, sub.url, event.event_id, await body_of(event),
-                signing_secrets(key, sub, utcnow()), delivery.attempts)  # fmt: skip
+        .where(Delivery.delivery_no.in_(delivery_nos))
+    )).all()  # fmt: skip
+    now = utcnow()
+    secrets: dict[int, list[str]] = {}
+    works = []
+    for delivery, event, sub in rows:
+        if sub.subscription_no not in secrets:
+            secrets[sub.subscription_no] = signing_secrets(key, sub, now)
+        works.append(Work(delivery.delivery_no, delivery.mall_id, sub.url, event.event_id, await body_of(event),
+                          secrets[sub.subscription_no], delivery.attempts))  # fmt: skip
+    return works
 
 
 async def record(
