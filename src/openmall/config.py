@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     worker_in_process: Literal["auto", "on", "off"] = Field(
         default="auto", description="Run a webhook worker inside `serve`: auto = on the embedded SQLite default."
     )
+    webhook_log_days: int = Field(
+        default=30, ge=1, le=3650, description="How many days the webhook delivery log keeps its attempts."
+    )
     webhooks_allow_private: bool = Field(
         default=False, description="Let webhooks go to private, loopback and link-local addresses (development)."
     )

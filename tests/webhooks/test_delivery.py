@@ -119,3 +119,16 @@ async def test_after_a_rotation_both_secrets_sign_for_a_while(app, subscribed):
     await subscribed.step()
     assert [r["payload"]["data"] for r in Receiver.received] == [{"product_no": 3}, {"product_no": 4}]
     assert old_secret != new_secret and new_secret.startswith("whsec_")
+
+
+async def test_the_log_keeps_attempts_for_the_configured_days(app, subscribed):
+    async with session_scope(app.state.sessions, "demo") as s:
+        await emit(s, "product.created", {"product_no": 5})
+    await subscribed.step()
+    app.state.settings.webhook_log_days = 30
+    with clock.travel(timedelta(days=29)):
+        assert await subscribed.housekeeping() == 0
+    with clock.travel(timedelta(days=31)):
+        assert await subscribed.housekeeping() == 1
+    async with session_scope(app.state.sessions, "*") as s:
+        assert list(await s.scalars(select(Attempt))) == []

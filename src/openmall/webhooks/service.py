@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.kernel.db import utcnow
@@ -268,6 +268,19 @@ async def record(
         .execution_options(synchronize_session=False)
     )  # fmt: skip
     return values.get("status", "pending")
+
+
+async def forget_old_attempts(session: AsyncSession, days: int, limit: int = 5000) -> int:
+    """Delete logged attempts older than ``days`` (in slices, so that no run holds locks for long)."""
+    cutoff = utcnow() - timedelta(days=days)
+    old = list(await session.scalars(
+        select(Attempt.attempt_no).where(Attempt.started_at < cutoff).order_by(Attempt.attempt_no).limit(limit)
+    ))  # fmt: skip
+    if old:
+        await session.execute(
+            delete(Attempt).where(Attempt.attempt_no.in_(old)).execution_options(synchronize_session=False)
+        )
+    return len(old)
 
 
 async def app_of(session: AsyncSession, app_no: int) -> App | None:

@@ -59,10 +59,15 @@ class Worker:
     def stop(self) -> None:
         self._stop.set()
 
-    async def run(self, idle: float = 0.2) -> None:
-        """Until stopped: fan out, deliver what is due; sleep ``idle`` when there was nothing to do."""
+    async def run(self, idle: float = 0.2, housekeeping_every: float = 600.0) -> None:
+        """Until stopped: fan out, deliver what is due; sleep ``idle`` when there was nothing to do; every
+        ``housekeeping_every`` seconds, drop log entries older than ``OPENMALL_WEBHOOK_LOG_DAYS``."""
+        next_housekeeping = 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= next_housekeeping:
+                    next_housekeeping = time.monotonic() + housekeeping_every
+                    await self.housekeeping()
                 busy = await self.step()
             except Exception:  # noqa: BLE001 — a worker keeps going; the row stays due and is retried
                 log.exception("webhook worker step failed")
@@ -72,6 +77,10 @@ class Worker:
                     await asyncio.wait_for(self._stop.wait(), idle)
                 except TimeoutError:
                     pass
+
+    async def housekeeping(self) -> int:
+        async with session_scope(self.sessions, ALL_MALLS) as session:
+            return await service.forget_old_attempts(session, self.settings.webhook_log_days)
 
     async def step(self) -> int:
         """One round: returns how many events and deliveries it handled.
