@@ -328,12 +328,6 @@ async def test_a_delivery_held_by_a_killed_worker_is_sent_again_after_its_lease(
     assert delivery.attempts == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: worker.deliver checks the target with check_target (one DNS lookup) and httpx then resolves "
-    "the name again when it connects; a name that answers a public address first and 127.0.0.1 next "
-    "(DNS rebinding, TTL 0) gets the signed POST onto loopback. Connect to the checked address instead.",
-)
 async def test_a_name_rebound_to_loopback_after_the_check_gets_nothing(
     sqlite_sessions, inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # fmt: skip

@@ -26,7 +26,7 @@ from openmall.kernel.events.models import Event
 from openmall.malls import service as malls
 from openmall.malls.service import MallCache
 from openmall.webhooks import service
-from openmall.webhooks.targets import UnsafeTarget, check_target
+from openmall.webhooks.targets import PinnedTransport, UnsafeTarget, check_target
 
 log = logging.getLogger("openmall.webhooks")
 TIMEOUT = 10.0
@@ -45,9 +45,11 @@ class Worker:
         self.settings = settings
         self.key = key
         self.concurrency = concurrency
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        # connections go to the address that was checked, never to where a name resolves a moment later
+        transport = transport or PinnedTransport(allow_private=settings.webhooks_allow_private, limits=limits)
         self.client = httpx.AsyncClient(
-            timeout=TIMEOUT, transport=transport, follow_redirects=False,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            timeout=TIMEOUT, transport=transport, follow_redirects=False, limits=limits,
             headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
         )  # fmt: skip
         self.mall_cache = MallCache(60)
