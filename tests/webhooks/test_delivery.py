@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
-from standardwebhooks.webhooks import Webhook
 
 from openmall.kernel import clock
 from openmall.kernel.db import session_scope
@@ -20,37 +16,7 @@ from openmall.webhooks import service as webhooks
 from openmall.webhooks.models import Attempt, Delivery, Subscription
 from openmall.webhooks.worker import Worker
 from tests.conftest import add_mall
-
-
-class Receiver(BaseHTTPRequestHandler):
-    """Answers the statuses queued in ``plan`` (then 200), verifying each request's signature."""
-
-    secret: str = ""
-    plan: list[int] = []
-    received: list[dict] = []
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        headers = {k: v for k, v in self.headers.items()}
-        verified = Webhook(type(self).secret).verify(body, headers)  # raises on a bad signature
-        type(self).received.append({"id": headers["webhook-id"], "payload": verified})
-        status = type(self).plan.pop(0) if type(self).plan else 200
-        self.send_response(status)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: object) -> None:
-        return
-
-
-@pytest.fixture
-def receiver() -> Iterator[str]:
-    Receiver.plan, Receiver.received = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    server.shutdown()
+from tests.webhooks.conftest import Receiver
 
 
 @pytest.fixture
