@@ -44,10 +44,9 @@ from openmall.kernel.db import utcnow
 from openmall.kernel.errors import Conflict, InvalidInput, NotFound
 from openmall.kernel.money import MAX_AMOUNT
 from openmall.kernel.pagination import Page
-from openmall.kernel.params import parse_choice, parse_int_list, parse_text
+from openmall.kernel.params import parse_choice, parse_flag, parse_int_list, parse_text
 from openmall.malls.service import MallInfo
 
-FLAGS = {"T": True, "F": False, "true": True, "false": False}
 ADMIN_PRODUCT_COLUMNS = (*service.PRODUCT_COLUMNS, Product.display)
 ADMIN_VARIANT_COLUMNS = (*service.VARIANT_COLUMNS, Variant.display, Variant.created_at, Variant.updated_at)
 
@@ -64,17 +63,6 @@ class ProductFilter:
     display: bool | None = None
     selling: bool | None = None
     sort: str = "product_no"
-
-
-def parse_flag(name: str, raw: str | None) -> bool | None:
-    """``T``/``F`` (Cafe24's spelling) or ``true``/``false``; absent means either."""
-    if raw is None or raw.strip() == "":
-        return None
-    text = raw.strip()
-    value = FLAGS.get(text, FLAGS.get(text.lower()))
-    if value is None:
-        raise InvalidInput(f"{name} must be T or F (or true/false); got '{raw}'", field=name, allowed=["T", "F"])
-    return value
 
 
 def product_filter(

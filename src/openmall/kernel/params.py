@@ -82,3 +82,17 @@ def parse_text(name: str, raw: str | None, *, max_length: int) -> str | None:
     if any(unicodedata.category(ch) == "Cc" for ch in text):
         raise InvalidInput(f"{name} must not contain control characters", field=name)
     return text or None
+
+
+_FLAGS = {"T": True, "F": False, "true": True, "false": False}
+
+
+def parse_flag(name: str, raw: str | None) -> bool | None:
+    """``T``/``F`` (Cafe24's spelling) or ``true``/``false``; absent means either."""
+    if raw is None or raw.strip() == "":
+        return None
+    text = raw.strip()
+    value = _FLAGS.get(text, _FLAGS.get(text.lower()))
+    if value is None:
+        raise InvalidInput(f"{name} must be T or F (or true/false); got '{raw}'", field=name, allowed=["T", "F"])
+    return value
