@@ -26,8 +26,7 @@ ALL_SCOPES = [(s, scope_registry.describe(s)) for s in sorted(scope_registry.ALL
 
 
 async def _developer(request: Request, session: AsyncSession) -> Developer | None:
-    number = request.session.get("developer")
-    return await session.get(Developer, number) if number else None
+    return await service.get_developer(session, request.session.get("developer"))
 
 
 def _to_login() -> Response:

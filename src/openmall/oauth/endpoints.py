@@ -135,7 +135,7 @@ async def logged_in_operator(request: Request, session: AsyncSession, mall: Mall
     who = request.session.get("operator") or {}
     if who.get("mall") != mall.mall_id:
         return None
-    return await session.get(Operator, who.get("no"))
+    return await service.get_operator(session, who.get("no"))
 
 
 def _login_first(request: Request) -> Response:

@@ -146,6 +146,15 @@ async def authenticate_operator(session: AsyncSession, login_id: str, password: 
     return operator if await _check_password(session, operator, password) else None
 
 
+async def get_operator(session: AsyncSession, operator_no: int | None) -> Operator | None:
+    """The operator of the session's mall with this number (another mall's is not found)."""
+    return await session.get(Operator, operator_no) if operator_no else None
+
+
+async def get_developer(session: AsyncSession, developer_no: int | None) -> Developer | None:
+    return await session.get(Developer, developer_no) if developer_no else None
+
+
 async def create_developer(session: AsyncSession, email: str, name: str, password: str) -> Developer:
     data = _validated(DeveloperIn, email=email, name=name, password=password)
     if await session.scalar(select(Developer.developer_no).where(Developer.email == data.email)):
