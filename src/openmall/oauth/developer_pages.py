@@ -1,4 +1,5 @@
-"""The developer console: sign up, log in, register apps, see the secret once, rotate it, submit for review.
+"""The developer console: sign up, log in, register apps, see the secret once, rotate it, submit for review;
+its webhook pages live in ``openmall.webhooks.developer_pages`` (included here).
 
 Developers belong to the platform, not to a mall, so the console answers on any host of the server.
 """
@@ -19,6 +20,7 @@ from openmall.oauth import scopes as scope_registry
 from openmall.oauth import service
 from openmall.oauth.models import App, Developer
 from openmall.web.pages import posted_form, render, see_other, start_session
+from openmall.webhooks import developer_pages as webhook_pages
 
 router = APIRouter(prefix="/developers", include_in_schema=False)
 BRAND = "openmall developers"
@@ -217,3 +219,6 @@ async def submit(request: Request, client_id: str, session: DbSession) -> Respon
     app = await service.submit_for_review(session, developer, client_id)
     message = "Submitted for review; an administrator publishes it with openmall app approve."
     return _app_page(request, app, message=message)
+
+
+router.include_router(webhook_pages.router)  # /developers/apps/{client_id}/webhooks/...

@@ -339,6 +339,17 @@ async def installed_apps(session: AsyncSession) -> list[tuple[Install, App]]:
     return [(install, app) for install, app in rows.all()]
 
 
+async def installs_of_app(session: AsyncSession, app_no: int) -> list[tuple[Install, str]]:
+    """Every mall the app is installed on, with the mall's name (``session`` spans all malls)."""
+    from openmall.malls.models import Mall
+
+    rows = await session.execute(
+        select(Install, Mall.name).join(Mall, Mall.mall_id == Install.mall_id)
+        .where(Install.app_no == app_no).order_by(Install.mall_id)
+    )  # fmt: skip
+    return [(install, name) for install, name in rows.all()]
+
+
 async def uninstall_app(session: AsyncSession, client_id: str) -> App:
     """Remove the install; every token and unused code the app holds on this mall stops working at once."""
     app = await get_app(session, client_id)

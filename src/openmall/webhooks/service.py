@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.kernel.db import utcnow
@@ -91,7 +91,8 @@ async def rotate_secret(session: AsyncSession, key: bytes, subscription: Subscri
     return secret
 
 
-def signing_secrets(key: bytes, subscription: Subscription, now: datetime) -> list[str]:
+def signing_secrets(key: bytes, subscription: Any, now: datetime) -> list[str]:
+    """The secrets that sign now (a Subscription, or a row with its secret columns)."""
     secrets = [unseal(key, subscription.secret_sealed)]
     if subscription.previous_secret_sealed and subscription.previous_until and subscription.previous_until > now:
         secrets.append(unseal(key, subscription.previous_secret_sealed))
@@ -169,42 +170,48 @@ def _skip_locked(session: AsyncSession, statement: Any) -> Any:
     return statement  # SQLite: one writer at a time anyway
 
 
-async def dispatch(session: AsyncSession, limit: int = 500) -> int:
+async def dispatch(session: AsyncSession, limit: int = 1000) -> int:
     """Turn new outbox events into one delivery per matching subscription; returns the events handled."""
-    events = list(await session.scalars(
-        _skip_locked(session, select(Event).where(Event.dispatched_at.is_(None)).order_by(Event.event_no).limit(limit))
-    ))  # fmt: skip
+    events = (await session.execute(_skip_locked(session, (
+        select(Event.event_no, Event.mall_id, Event.type).where(Event.dispatched_at.is_(None))
+        .order_by(Event.event_no).limit(limit)
+    )))).all()  # fmt: skip
     if not events:
         return 0
     malls = {e.mall_id for e in events}
-    subs = list(await session.scalars(
-        select(Subscription).where(Subscription.mall_id.in_(malls), Subscription.disabled_at.is_(None))
-    ))  # fmt: skip
+    subs = (await session.execute(
+        select(Subscription.subscription_no, Subscription.mall_id, Subscription.event_types)
+        .where(Subscription.mall_id.in_(malls), Subscription.disabled_at.is_(None))
+    )).all()  # fmt: skip
     now = utcnow()
-    for event in events:
-        for sub in subs:
-            if sub.mall_id == event.mall_id and event.type in sub.event_types:
-                session.add(Delivery(mall_id=event.mall_id, event_no=event.event_no,
-                                     subscription_no=sub.subscription_no, next_attempt_at=now))  # fmt: skip
-        event.dispatched_at = now
-    await session.flush()
+    rows = [
+        {"mall_id": e.mall_id, "event_no": e.event_no, "subscription_no": sub.subscription_no, "status": "pending",
+         "attempts": 0, "next_attempt_at": now, "created_at": now}
+        for e in events for sub in subs if sub.mall_id == e.mall_id and e.type in sub.event_types
+    ]  # fmt: skip
+    if rows:
+        await session.execute(insert(Delivery), rows)
+    await session.execute(
+        update(Event).where(Event.event_no.in_([e.event_no for e in events])).values(dispatched_at=now)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
     return len(events)
 
 
 async def claim(session: AsyncSession, limit: int, now: datetime | None = None) -> list[int]:
-    """Take up to ``limit`` due deliveries for this worker (a lease of LEASE); returns their numbers."""
+    """Take up to ``limit`` due deliveries for this worker (a lease of LEASE); returns their numbers.
+    One statement: the due rows are picked (skipping rows another worker has locked) and leased."""
     now = now or utcnow()
     due = select(Delivery.delivery_no).where(
         Delivery.status == "pending", Delivery.next_attempt_at <= now,
         or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now),
     ).order_by(Delivery.next_attempt_at).limit(limit)  # fmt: skip
-    numbers = list(await session.scalars(_skip_locked(session, due)))
-    if numbers:
-        await session.execute(
-            update(Delivery).where(Delivery.delivery_no.in_(numbers)).values(lease_until=now + LEASE)
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
-    return numbers
+    leased = await session.scalars(
+        update(Delivery).where(Delivery.delivery_no.in_(_skip_locked(session, due).scalar_subquery()))
+        .values(lease_until=now + LEASE).returning(Delivery.delivery_no)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    return sorted(leased)
 
 
 @dataclass(frozen=True)
@@ -213,6 +220,7 @@ class Work:
 
     delivery_no: int
     mall_id: str
+    subscription_no: int
     url: str
     webhook_id: str
     body: str
@@ -221,53 +229,84 @@ class Work:
 
 
 async def load_works(session: AsyncSession, key: bytes, delivery_nos: list[int], body_of: Any) -> list[Work]:
-    """Everything the claimed deliveries need, in one query (secrets unsealed once per subscription)."""
+    """Everything the claimed deliveries need, in one query of plain columns (no ORM objects to build);
+    secrets are unsealed once per subscription and bodies made once per event."""
     rows = (await session.execute(
-        select(Delivery, Event, Subscription)
+        select(Delivery.delivery_no, Delivery.mall_id, Delivery.attempts, Event.event_no, Event.event_id, Event.type,
+               Event.occurred_at, Event.data, Subscription.subscription_no, Subscription.url,
+               Subscription.secret_sealed, Subscription.previous_secret_sealed, Subscription.previous_until)
         .join(Event, Event.event_no == Delivery.event_no)
         .join(Subscription, Subscription.subscription_no == Delivery.subscription_no)
         .where(Delivery.delivery_no.in_(delivery_nos))
     )).all()  # fmt: skip
     now = utcnow()
     secrets: dict[int, list[str]] = {}
+    bodies: dict[int, str] = {}
     works = []
-    for delivery, event, sub in rows:
-        if sub.subscription_no not in secrets:
-            secrets[sub.subscription_no] = signing_secrets(key, sub, now)
-        works.append(Work(delivery.delivery_no, delivery.mall_id, sub.url, event.event_id, await body_of(event),
-                          secrets[sub.subscription_no], delivery.attempts))  # fmt: skip
+    for row in rows:
+        if row.subscription_no not in secrets:
+            secrets[row.subscription_no] = signing_secrets(key, row, now)
+        if row.event_no not in bodies:
+            bodies[row.event_no] = await body_of(row)
+        works.append(Work(row.delivery_no, row.mall_id, row.subscription_no, row.url, row.event_id,
+                          bodies[row.event_no], secrets[row.subscription_no], row.attempts))  # fmt: skip
     return works
 
 
-async def record(
-    session: AsyncSession, work: Work, *, started: datetime, status_code: int | None, latency_ms: int,
-    excerpt: str, error: str, retry_after: float | None = None,
-) -> str:  # fmt: skip
-    """Log the attempt and move the delivery on: succeeded, due again later, or failed. Returns the status."""
-    session.add(Attempt(mall_id=work.mall_id, delivery_no=work.delivery_no, started_at=started,
-                        status_code=status_code, latency_ms=latency_ms, response_excerpt=excerpt[:1024],
-                        error=error[:500]))  # fmt: skip
+@dataclass(frozen=True)
+class Outcome:
+    """What one HTTP attempt came to."""
+
+    started: datetime
+    status_code: int | None
+    latency_ms: int
+    excerpt: str = ""
+    error: str = ""
+    retry_after: float | None = None
+
+
+def _next_state(work: Work, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The delivery's new columns after this attempt: succeeded, due again later, or failed."""
     attempts = work.attempts + 1
-    now = utcnow()
-    values: dict[str, Any] = {"attempts": attempts, "lease_until": None}
-    if status_code is not None and 200 <= status_code < 300:
+    code = outcome.status_code
+    values: dict[str, Any] = {"delivery_no": work.delivery_no, "attempts": attempts, "lease_until": None,
+                              "status": "pending", "finished_at": None}  # fmt: skip
+    if code is not None and 200 <= code < 300:
         values.update(status="succeeded", finished_at=now)
-    elif status_code == 410 or attempts > len(RETRY_DELAYS):
+    elif code == 410 or attempts > len(RETRY_DELAYS):
         values.update(status="failed", finished_at=now)
-        if status_code == 410:  # Gone: the receiver wants no more
-            delivery = await session.get(Delivery, work.delivery_no)
-            await session.execute(
-                update(Subscription).where(Subscription.subscription_no == delivery.subscription_no)
-                .values(disabled_at=now).execution_options(synchronize_session=False)
-            )  # fmt: skip
     else:
-        delay = max(RETRY_DELAYS[attempts - 1], retry_after or 0)
-        values.update(next_attempt_at=now + timedelta(seconds=delay))
-    await session.execute(
-        update(Delivery).where(Delivery.delivery_no == work.delivery_no).values(**values)
-        .execution_options(synchronize_session=False)
-    )  # fmt: skip
-    return values.get("status", "pending")
+        delay = max(RETRY_DELAYS[attempts - 1], outcome.retry_after or 0)
+        values["next_attempt_at"] = now + timedelta(seconds=delay)
+    return values
+
+
+async def record(session: AsyncSession, results: list[tuple[Work, Outcome]]) -> list[str]:
+    """Log the attempts and move their deliveries on, in one statement each (not one per delivery).
+
+    A ``410 Gone`` also disables the subscription. Returns each delivery's new status.
+    """
+    if not results:
+        return []
+    now = utcnow()
+    await session.execute(insert(Attempt), [
+        {"mall_id": w.mall_id, "delivery_no": w.delivery_no, "started_at": o.started, "status_code": o.status_code,
+         "latency_ms": o.latency_ms, "response_excerpt": o.excerpt[:1024], "error": o.error[:500]}
+        for w, o in results
+    ])  # fmt: skip
+    states = [_next_state(w, o, now) for w, o in results]
+    finished = [s for s in states if s["status"] != "pending"]
+    retried = [s for s in states if s["status"] == "pending"]
+    for group in (finished, retried):  # one executemany per shape of row
+        if group:
+            await session.execute(update(Delivery), group)
+    gone = sorted({w.subscription_no for w, o in results if o.status_code == 410})
+    if gone:  # the receiver wants no more
+        await session.execute(
+            update(Subscription).where(Subscription.subscription_no.in_(gone)).values(disabled_at=now)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+    return [s["status"] for s in states]
 
 
 async def forget_old_attempts(session: AsyncSession, days: int, limit: int = 5000) -> int:

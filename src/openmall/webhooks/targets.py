@@ -1,7 +1,7 @@
 """Where webhooks may go: http(s) only, and never to this network's private, loopback or link-local
 addresses (server-side request forgery), unless ``OPENMALL_WEBHOOKS_ALLOW_PRIVATE`` is set for local
-development and tests. Checked when a subscription is saved and again, on the resolved addresses,
-before every attempt (a name may resolve elsewhere later)."""
+development and tests. Checked when a subscription is saved, and again on every connection the worker
+makes: its resolver refuses non-public answers, and the connection goes to the address it checked."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore
-import httpx
+from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import ThreadedResolver
 
 
 class UnsafeTarget(ValueError):
@@ -42,20 +42,40 @@ def _private(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-async def check_target(url: str, allow_private: bool) -> None:
-    """Refuse a URL whose host is, or resolves to, a non-public address (unless allowed)."""
-    host, port = check_url(url)
+def _is_local_name(host: str) -> bool:
+    return host.lower().rstrip(".") == "localhost" or host.lower().rstrip(".").endswith(".localhost")
+
+
+def _literal(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
+def check_without_dns(url: str, allow_private: bool) -> None:
+    """What can be refused before any lookup: the URL's form, literal non-public addresses, localhost.
+    (Names are checked when they resolve: ``PinnedResolver``.)"""
+    host, _port = check_url(url)
     if allow_private:
         return
-    try:
-        literal = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        literal = None
+    literal = _literal(host)
+    if literal is not None and _private(literal):
+        raise UnsafeTarget(f"webhook host {host} is a private, loopback or link-local address")
+    if _is_local_name(host):
+        raise UnsafeTarget(f"webhook host {host} is this machine")
+
+
+async def check_target(url: str, allow_private: bool) -> None:
+    """Refuse a URL whose host is, or resolves to, a non-public address (unless allowed)."""
+    check_without_dns(url, allow_private)
+    if allow_private:
+        return
+    host, port = check_url(url)
+    literal = _literal(host)
     if literal is not None:
-        addresses = [str(literal)]
+        addresses = [literal]
     else:
-        if host.lower() in ("localhost",) or host.lower().endswith(".localhost"):
-            raise UnsafeTarget(f"webhook host {host} is this machine")
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
@@ -66,53 +86,27 @@ async def check_target(url: str, allow_private: bool) -> None:
         raise UnsafeTarget(f"webhook host {host} is a private, loopback or link-local address ({bad[0]})")
 
 
-async def checked_address(host: str, port: int, allow_private: bool) -> str:
-    """The address to connect to for ``host``: resolved once and checked, so that the connection goes
-    exactly where the check looked (a name that resolves elsewhere a moment later changes nothing)."""
-    try:
-        return str(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        pass
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = [info[4][0] for info in infos]
-    if not allow_private:
-        bad = [a for a in addresses if _private(a)]
-        if bad or host.lower() == "localhost" or host.lower().endswith(".localhost"):
-            raise UnsafeTarget(f"webhook host {host} resolves to a private, loopback or link-local address")
-    if not addresses:
-        raise UnsafeTarget(f"webhook host {host} does not resolve")
-    return addresses[0]
+class PinnedResolver(AbstractResolver):
+    """aiohttp's resolver, refusing names that resolve to non-public addresses (unless allowed).
 
-
-class PinnedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend, connecting to the checked address of each name (TLS still verifies
-    the certificate against the name: httpcore passes the URL's host as the server name)."""
+    The connector connects to exactly the addresses this returns, so the check and the connection
+    look at the same answer: a name rebound to loopback after an earlier check gets nothing. TLS still
+    verifies the certificate against the name.
+    """
 
     def __init__(self, allow_private: bool):
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = ThreadedResolver()
         self._allow_private = allow_private
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                          socket_options: Any = None) -> httpcore.AsyncNetworkStream:  # fmt: skip
-        address = await checked_address(host, port, self._allow_private)
-        return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                             socket_options=socket_options)  # fmt: skip
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        if not self._allow_private and _is_local_name(host):
+            raise OSError(f"webhook host {host} is this machine")
+        found = await self._inner.resolve(host, port, family)
+        if not self._allow_private:
+            bad = [r["host"] for r in found if _private(r["host"])]
+            if bad:
+                raise OSError(f"webhook host {host} resolves to a private, loopback or link-local address ({bad[0]})")
+        return found
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Any = None) -> httpcore.AsyncNetworkStream:  # fmt: skip
-        raise UnsafeTarget("webhooks do not go to unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class PinnedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with the pinned backend (no proxies from the environment: webhooks go direct)."""
-
-    def __init__(self, *, allow_private: bool, limits: httpx.Limits):
-        super().__init__(limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(), max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
-            network_backend=PinnedBackend(allow_private),
-        )  # fmt: skip
+    async def close(self) -> None:
+        await self._inner.close()
