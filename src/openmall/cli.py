@@ -80,7 +80,7 @@ async def _load_demo(settings: Settings, mall_id: str, products: int, show_progr
 
 
 @app.command()
-def migrate(revision: Annotated[str, typer.Option(help="Target revision.")] = "head") -> None:
+def migrate(revision: Annotated[str, typer.Option(help="Target revision.")] = "heads") -> None:
     """Bring the database schema up to date."""
     settings = get_settings()
     upgrade(settings.database_url, revision)

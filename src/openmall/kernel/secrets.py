@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-PREFIXES = ("om_cs_", "om_at_", "om_rt_", "om_ac_", "whsec_")
+PREFIXES = ("om_cs_", "om_at_", "om_rt_", "om_ac_", "whsec_", "om_ma_", "om_mr_")
 
 
 def new_secret(prefix: str, nbytes: int = 32) -> str:

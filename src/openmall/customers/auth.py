@@ -1,0 +1,114 @@
+"""Member tokens: issued at login, checked on every member call of the Shop API, revoked at logout.
+
+Access tokens (``om_ma_``) last 12 hours, or 90 days with ``keep_login`` (as shopby does); refresh
+tokens (``om_mr_``) last as long as the longer of the two. Both are stored as HMAC digests under the
+server key and shown once. A member call sends ``Authorization: Bearer om_ma_…`` (shopby's own
+``accessToken: om_ma_…`` header is accepted too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openmall.customers.models import Member, MemberToken
+from openmall.kernel.db import utcnow
+from openmall.kernel.errors import Unauthorized
+from openmall.kernel.secrets import digest, new_secret
+from openmall.kernel.tenancy import DbSession
+
+ACCESS = timedelta(hours=12)
+ACCESS_KEEP = timedelta(days=90)
+REFRESH = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class MemberTokens:
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+    keep_login: bool
+
+
+async def issue_tokens(session: AsyncSession, key: bytes, member: Member, keep_login: bool) -> MemberTokens:
+    """A new access and refresh token for the member (in the session's mall)."""
+    now = utcnow()
+    access, refresh = new_secret("om_ma_"), new_secret("om_mr_")
+    row = MemberToken(member_no=member.member_no, access_digest=digest(key, access),
+                      refresh_digest=digest(key, refresh), keep_login=keep_login, issued_at=now,
+                      access_expires_at=now + (ACCESS_KEEP if keep_login else ACCESS),
+                      refresh_expires_at=now + REFRESH)  # fmt: skip
+    session.add(row)
+    await session.flush()
+    return MemberTokens(access, refresh, row.access_expires_at, row.refresh_expires_at, keep_login)
+
+
+async def member_of_token(session: AsyncSession, key: bytes, access_token: str) -> Member | None:
+    """The active member holding this live access token in the session's mall, or None."""
+    found = (await session.execute(
+        select(Member, MemberToken.access_expires_at)
+        .join(MemberToken, MemberToken.member_no == Member.member_no)
+        .where(MemberToken.access_digest == digest(key, access_token), MemberToken.revoked_at.is_(None),
+               Member.status == "ACTIVE")
+    )).first()  # fmt: skip
+    if found is None or found.access_expires_at <= utcnow():
+        return None
+    return found.Member
+
+
+async def revoke(session: AsyncSession, key: bytes, access_token: str) -> bool:
+    """Logout: the token (access and its refresh) stops working. False: it was not a live token."""
+    result = await session.execute(
+        update(MemberToken).where(MemberToken.access_digest == digest(key, access_token),
+                                  MemberToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow()).execution_options(synchronize_session=False)
+    )  # fmt: skip
+    return bool(result.rowcount)
+
+
+async def revoke_all(session: AsyncSession, member_no: int) -> None:
+    """Every token of the member stops working (withdrawal, password change)."""
+    await session.execute(
+        update(MemberToken).where(MemberToken.member_no == member_no, MemberToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow()).execution_options(synchronize_session=False)
+    )  # fmt: skip
+
+
+def token_from(request: Request) -> str | None:
+    raw = request.headers.get("authorization", "")
+    if raw[:7].lower() == "bearer ":
+        return raw[7:].strip() or None
+    return request.headers.get("accesstoken", "").strip() or None
+
+
+def _unauthorized() -> Unauthorized:
+    return Unauthorized("Log in first: send the member's access token as Authorization: Bearer om_ma_…",
+                        headers={"WWW-Authenticate": 'Bearer realm="shop"'})  # fmt: skip
+
+
+async def optional_member(request: Request, session: DbSession) -> Member | None:
+    """The calling member, None for a guest; a token that is sent but not live is a 401."""
+    token = token_from(request)
+    if token is None:
+        return None
+    member = await member_of_token(session, request.app.state.key, token)
+    if member is None:
+        raise _unauthorized()
+    return member
+
+
+async def current_member(member: Annotated[Member | None, Depends(optional_member)]) -> Member:
+    """The calling member; 401 without a live member token."""
+    if member is None:
+        raise _unauthorized()
+    return member
+
+
+CurrentMember = Annotated[Member, Depends(current_member)]
+MaybeMember = Annotated[Member | None, Depends(optional_member)]
