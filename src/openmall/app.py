@@ -16,6 +16,8 @@ from openmall import __version__
 from openmall.catalog import admin_api as catalog_admin
 from openmall.catalog import shop_api as catalog_shop
 from openmall.config import Settings, get_settings
+from openmall.customers import admin_api as customers_admin
+from openmall.customers import shop_api as customers_shop
 from openmall.kernel import health
 from openmall.kernel.cache import ResponseCache, SharedCacheMiddleware
 from openmall.kernel.db import create_engine, read_session_factory, session_factory
@@ -29,6 +31,11 @@ from openmall.malls.service import MallCache
 from openmall.oauth import admin_api as oauth_admin
 from openmall.oauth import developer_pages, endpoints, operator_pages
 from openmall.oauth.storefront import ClientIdGate
+from openmall.orders import admin_api as orders_admin
+from openmall.orders import cart_api as orders_cart
+from openmall.orders import shop_api as orders_shop
+from openmall.promotions import admin_api as promotions_admin
+from openmall.promotions import shop_api as promotions_shop
 from openmall.web.pages import ConsoleSessions, page_errors
 from openmall.webhooks import admin_api as webhooks_admin
 from openmall.webhooks.worker import Worker
@@ -98,6 +105,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalog_admin.router)
     app.include_router(oauth_admin.router)
     app.include_router(webhooks_admin.router)
+    app.include_router(orders_shop.router)
+    app.include_router(orders_admin.router)
+    app.include_router(orders_cart.router)
+    app.include_router(orders_cart.admin_router)
+    app.include_router(promotions_shop.router)
+    app.include_router(promotions_admin.router)
+    app.include_router(customers_shop.router)
+    app.include_router(customers_admin.router)
     app.include_router(endpoints.router)
     app.include_router(operator_pages.router)
     app.include_router(developer_pages.router)

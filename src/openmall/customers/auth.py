@@ -80,6 +80,40 @@ async def revoke_all(session: AsyncSession, member_no: int) -> None:
     )  # fmt: skip
 
 
+async def token_row(session: AsyncSession, key: bytes, access_token: str) -> MemberToken | None:
+    """The stored row of an access token (live or not), or None."""
+    return await session.scalar(select(MemberToken).where(MemberToken.access_digest == digest(key, access_token)))
+
+
+async def revoke_others(session: AsyncSession, key: bytes, member_no: int, access_token: str) -> None:
+    """Every token of the member but this one stops working (a password change)."""
+    await session.execute(
+        update(MemberToken).where(MemberToken.member_no == member_no, MemberToken.revoked_at.is_(None),
+                                  MemberToken.access_digest != digest(key, access_token))
+        .values(revoked_at=utcnow()).execution_options(synchronize_session=False)
+    )  # fmt: skip
+
+
+async def rotate(session: AsyncSession, key: bytes, refresh_token: str) -> tuple[Member, MemberTokens] | None:
+    """A new access and refresh token for a live refresh token, which stops working (with its access
+    token) in the same conditional UPDATE: a refresh token is used once. None: not a live refresh token."""
+    now = utcnow()
+    used = (await session.execute(
+        update(MemberToken)
+        .where(MemberToken.refresh_digest == digest(key, refresh_token), MemberToken.revoked_at.is_(None),
+               MemberToken.rotated_at.is_(None), MemberToken.refresh_expires_at > now)
+        .values(rotated_at=now, revoked_at=now)
+        .returning(MemberToken.member_no, MemberToken.keep_login)
+        .execution_options(synchronize_session=False)
+    )).first()  # fmt: skip
+    if used is None:
+        return None
+    member = await session.scalar(select(Member).where(Member.member_no == used.member_no, Member.status == "ACTIVE"))
+    if member is None:
+        return None
+    return member, await issue_tokens(session, key, member, used.keep_login)
+
+
 def token_from(request: Request) -> str | None:
     raw = request.headers.get("authorization", "")
     if raw[:7].lower() == "bearer ":

@@ -1,0 +1,296 @@
+"""Payment: reserve the amount the buyer saw, then confirm; the confirmation places the order.
+
+``reserve`` re-prices the order sheet (``orders.sheets.quote``) and refuses (409) when the amount the buyer saw is no
+longer the amount to pay, or when an item cannot be ordered any more; it answers a ``payment_key``.
+
+``confirm`` places the order in ONE transaction, in this order (each step refuses by raising, and the request's
+rollback then undoes every step before it):
+
+1. the sheet is claimed with one conditional UPDATE (``status = 'ORDERED' WHERE status = 'OPEN'``): a sheet is paid
+   once, even by two confirmations at once (409 for the second);
+2. the sheet is priced again; it must still be orderable at the reserved amount (409 otherwise);
+3. stock is taken for every line (``catalog.stock.take_all``: all or nothing, 409 "sold out");
+4. the card is charged through the gateway (``orders.gateways``); a decline is a 402 and nothing stays taken.
+   A bank transfer is not charged: the order waits in ``DEPOSIT_WAIT`` with the account, the depositor and the
+   due date, until the merchant confirms the deposit (``POST /api/v2/admin/orders/{order_id}/deposit``);
+5. the order id is taken (``orders.service.next_order_id``, as late as possible: its row stays locked until the
+   commit), the coupons are used (``promotions.service.use``: a coupon used meanwhile is a 409) and the mileage is
+   spent (``customers.mileage.spend``: a balance spent meanwhile is a 422) — if any of these fails after the card
+   was charged, the charge is cancelled at the gateway;
+6. the order and its options are written from the quote's priced lines, with the sheet's tracking key and channel;
+   the cart lines it came from are removed; ``order.created`` (and ``order.paid`` when paid) are emitted.
+
+An order with nothing to pay (coupons and mileage cover it) is paid at once, whatever the pay type.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openmall.catalog import stock
+from openmall.customers.models import Member
+from openmall.kernel.db import utcnow
+from openmall.kernel.errors import ApiError, Conflict, InvalidInput, NotFound
+from openmall.kernel.money import format_money
+from openmall.kernel.timeutil import iso
+from openmall.malls.service import MallInfo
+from openmall.orders import events, gateways, pricing, service, sheets, states
+from openmall.orders.models import Order, OrderOption, OrderSheet, Payment
+
+CARD, BANK_TRANSFER = "CARD", "BANK_TRANSFER"
+PAY_TYPES = (CARD, BANK_TRANSFER)
+RESERVED, APPROVED, CANCELLED = "RESERVED", "APPROVED", "CANCELLED"
+DEPOSIT_DAYS = 3  # a bank transfer is due within 3 days of the order
+BANK = {"bank": "openmall Bank", "account": "100-2026-000000"}  # the mall's account (a per-mall setting: later)
+
+
+class PaymentDeclined(ApiError):
+    """402: the gateway declined the card; nothing was ordered."""
+
+    status_code = 402
+
+
+def _money(value: Decimal) -> str:
+    return format_money(value)
+
+
+def _sheet_paid(sheet: OrderSheet) -> Conflict:
+    return Conflict(f"Order sheet {sheet.order_sheet_no} was paid already (order {sheet.order_id})",
+                    more_info={"order_sheet_no": sheet.order_sheet_no, "order_id": sheet.order_id})  # fmt: skip
+
+
+def _not_orderable(q: sheets.Quote) -> Conflict:
+    return Conflict("The order sheet cannot be ordered now: " + "; ".join(q.invalid_reasons),
+                    more_info={"order_sheet_no": q.sheet.order_sheet_no, "reasons": q.invalid_reasons})  # fmt: skip
+
+
+def _amount_changed(q: sheets.Quote, seen: Decimal) -> Conflict:
+    return Conflict(
+        f"The amount to pay is now {_money(q.amount_to_pay)}, not {_money(seen)}: prices, stock, coupons or "
+        "mileage changed since; show the buyer the new amount and reserve again",
+        more_info={"amount": _money(seen), "amount_to_pay": _money(q.amount_to_pay), "field": "amount"},
+    )
+
+
+async def _orderable_quote(session: AsyncSession, member: Member, sheet: OrderSheet, amount: Decimal) -> sheets.Quote:
+    q = await sheets.quote(session, member, sheet)
+    if q.invalid_reasons or q.priced is None:
+        raise _not_orderable(q)
+    if q.amount_to_pay != amount:
+        raise _amount_changed(q, amount)
+    return q
+
+
+async def reserve(session: AsyncSession, member: Member, order_sheet_no: str, pay_type: str,
+                  amount: Decimal) -> Payment:  # fmt: skip
+    """Reserve ``amount`` (what the buyer saw) for the member's sheet: a payment to confirm."""
+    if pay_type not in PAY_TYPES:
+        raise InvalidInput(f"pay_type must be one of {', '.join(PAY_TYPES)}; got '{pay_type}'", field="pay_type",
+                           allowed=list(PAY_TYPES))  # fmt: skip
+    sheet = await sheets.get_sheet(session, member.member_no, order_sheet_no)
+    if sheet.status != sheets.OPEN:
+        raise _sheet_paid(sheet)
+    await _orderable_quote(session, member, sheet, amount)
+    payment = Payment(payment_key=f"pay_{secrets.token_hex(16)}", order_sheet_no=sheet.order_sheet_no,
+                      member_no=member.member_no, pay_type=pay_type, amount=amount, status=RESERVED,
+                      gateway=gateways.gateway().name if pay_type == CARD else "bank_transfer",
+                      created_at=utcnow())  # fmt: skip
+    session.add(payment)
+    await session.flush()
+    return payment
+
+
+def _priced_json(priced: pricing.Priced) -> dict[str, Any]:
+    """The calculation the buyer paid for, whole (refunds rebuild it with ``priced_from_json``). Line keys are the
+    variant numbers (one line per variant on an order)."""
+    return {
+        "lines": [{"key": int(p.key), "shipping_group": str(p.shipping_group), "quantity": p.quantity,
+                   "sale_amount": _money(p.sale_amount), "immediate_discount": _money(p.immediate_discount),
+                   "option_amount": _money(p.option_amount), "additional_discount": _money(p.additional_discount),
+                   "product_coupon_discount": _money(p.product_coupon_discount),
+                   "product_coupon_key": p.product_coupon_key, "basis_amount": _money(p.basis_amount),
+                   "cart_coupon_share": _money(p.cart_coupon_share)} for p in priced.lines],
+        "product_amount": _money(priced.product_amount),
+        "cart_coupon_discount": _money(priced.cart_coupon_discount),
+        "shipping_fee": _money(priced.shipping_fee),
+        "shipping_fees": {str(g): _money(v) for g, v in priced.shipping_fees.items()},
+        "shipping_coupon_discount": _money(priced.shipping_coupon_discount),
+        "shipping_coupon_shares": {str(g): _money(v) for g, v in priced.shipping_coupon_shares.items()},
+        "mileage": _money(priced.mileage),
+        "amount_to_pay": _money(priced.amount_to_pay),
+    }  # fmt: skip
+
+
+def priced_from_json(raw: dict[str, Any]) -> pricing.Priced:
+    def won(value: str) -> Decimal:
+        return Decimal(value).quantize(pricing.WON)
+
+    lines = tuple(
+        pricing.PricedLine(key=int(x["key"]), shipping_group=x["shipping_group"], quantity=int(x["quantity"]),
+                           sale_amount=won(x["sale_amount"]), immediate_discount=won(x["immediate_discount"]),
+                           option_amount=won(x["option_amount"]), additional_discount=won(x["additional_discount"]),
+                           product_coupon_discount=won(x["product_coupon_discount"]),
+                           product_coupon_key=x.get("product_coupon_key"), basis_amount=won(x["basis_amount"]),
+                           cart_coupon_share=won(x["cart_coupon_share"]))
+        for x in raw["lines"]
+    )  # fmt: skip
+    return pricing.Priced(
+        lines=lines, product_amount=won(raw["product_amount"]), cart_coupon_discount=won(raw["cart_coupon_discount"]),
+        shipping_fee=won(raw["shipping_fee"]), shipping_fees={g: won(v) for g, v in raw["shipping_fees"].items()},
+        shipping_coupon_discount=won(raw["shipping_coupon_discount"]),
+        shipping_coupon_shares={g: won(v) for g, v in raw["shipping_coupon_shares"].items()},
+        mileage=won(raw["mileage"]), amount_to_pay=won(raw["amount_to_pay"]),
+    )  # fmt: skip
+
+
+async def get_payment(session: AsyncSession, member_no: int, payment_key: str) -> Payment:
+    payment = await session.scalar(
+        select(Payment).where(Payment.payment_key == payment_key, Payment.member_no == member_no)
+    )
+    if payment is None:
+        raise NotFound(f"No payment {payment_key!r} of yours", more_info={"payment_key": payment_key})
+    return payment
+
+
+async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment_key: str,
+                  card_number: str | None = None, depositor_name: str | None = None) -> service.Bundle:  # fmt: skip
+    """Confirm a reserved payment: the order is placed (see the module's docstring for the steps)."""
+    payment = await get_payment(session, member.member_no, payment_key)
+    sheet = await sheets.get_sheet(session, member.member_no, payment.order_sheet_no)
+    if payment.status == APPROVED or payment.order_id is not None or sheet.status != sheets.OPEN:
+        raise _sheet_paid(sheet)
+    if payment.pay_type == CARD and not (card_number or "").strip():
+        raise InvalidInput("card_number is required to pay by card", field="card_number")
+    q = await _orderable_quote(session, member, sheet, payment.amount)
+    assert q.priced is not None
+    claimed = await session.execute(
+        update(OrderSheet).where(OrderSheet.sheet_no == sheet.sheet_no, OrderSheet.status == sheets.OPEN)
+        .values(status=sheets.ORDERED).execution_options(synchronize_session=False)
+    )  # fmt: skip
+    if claimed.rowcount != 1:
+        await session.refresh(sheet)
+        raise _sheet_paid(sheet)
+    wanted: dict[int, int] = {}
+    for line in q.lines:
+        wanted[line.variant_no] = wanted.get(line.variant_no, 0) + line.quantity
+    await stock.take_all(session, wanted)
+
+    gateway = gateways.gateway()
+    approval: gateways.Approval | None = None
+    paid_now = payment.pay_type == CARD or q.amount_to_pay == 0
+    if payment.pay_type == CARD and q.amount_to_pay > 0:
+        answer = await gateway.approve(q.amount_to_pay, card_number or "", reference=payment.payment_key)
+        if isinstance(answer, gateways.Decline):
+            raise PaymentDeclined(f"The card was declined ({answer.code}): {answer.message}; nothing was ordered. "
+                                  "Try another card.", more_info={"decline_code": answer.code})  # fmt: skip
+        approval = answer
+    try:
+        order_id = await service.next_order_id(session, mall.timezone)
+        for coupon in q.coupons:
+            await _use_coupon(session, coupon.issued_coupon_no, order_id)
+        if q.mileage > 0:
+            from openmall.customers import mileage
+
+            await mileage.spend(session, member.member_no, q.mileage, order_id=order_id,
+                                reason=f"used on order {order_id}")  # fmt: skip
+        b = await _write_order(session, mall, member, sheet, q, payment, order_id, paid_now, approval, depositor_name)
+    except BaseException:
+        if approval is not None:
+            await gateway.cancel(approval.tx_id)
+        raise
+    cart_items = [line.cart_item_no for line in q.lines if line.cart_item_no is not None]
+    if cart_items:
+        from openmall.orders import cart
+
+        await cart.remove_ordered(session, member.member_no, cart_items)
+    data = service.as_data(b, mall.timezone)
+    await events.emit_order(session, events.ORDER_CREATED, data)
+    if paid_now:
+        await events.emit_order(session, events.ORDER_PAID, data)
+    return b
+
+
+async def _use_coupon(session: AsyncSession, issued_coupon_no: int, order_id: str) -> None:
+    from openmall.promotions import service as promotions
+
+    await promotions.use(session, issued_coupon_no, order_id)
+
+
+async def _write_order(session: AsyncSession, mall: MallInfo, member: Member, sheet: OrderSheet, q: sheets.Quote,
+                       payment: Payment, order_id: str, paid_now: bool, approval: gateways.Approval | None,
+                       depositor_name: str | None) -> service.Bundle:  # fmt: skip
+    priced = q.priced
+    assert priced is not None
+    now = utcnow()
+    status = states.PAY_DONE if paid_now else states.DEPOSIT_WAIT
+    deposit: dict[str, Any] = {}
+    if not paid_now:
+        due = now + timedelta(days=DEPOSIT_DAYS)
+        deposit = {**BANK, "holder": mall.name, "depositor": (depositor_name or member.name or "")[:100],
+                   "amount": _money(q.amount_to_pay), "due_at": iso(due, mall.timezone)}  # fmt: skip
+    order = Order(
+        order_id=order_id, member_no=member.member_no, order_sheet_no=sheet.order_sheet_no, status=status,
+        pay_type=payment.pay_type, tracking_key=sheet.tracking_key, channel_type=sheet.channel_type,
+        product_amount=priced.product_amount, cart_coupon_discount=priced.cart_coupon_discount,
+        shipping_fee=priced.shipping_fee, shipping_coupon_discount=priced.shipping_coupon_discount,
+        mileage_used=priced.mileage, pay_amount=priced.amount_to_pay,
+        coupons=[{"issued_coupon_no": c.issued_coupon_no, "kind": c.kind, "variant_no": c.line_key,
+                  "discount": _money(c.discount)} for c in q.coupons],
+        priced=_priced_json(priced),
+        orderer={"name": member.name, "email": member.email, "mobile": member.mobile},
+        shipping_address=dict(q.address or {}), deposit=deposit, created_at=now, updated_at=now,
+        paid_at=now if paid_now else None,
+    )  # fmt: skip
+    session.add(order)
+    await session.flush()
+    by_key = {int(p.key): p for p in priced.lines}
+    options = []
+    for line in q.lines:
+        p = by_key[line.variant_no]
+        options.append(OrderOption(
+            order_no=order.order_no, product_no=line.product_no, variant_no=line.variant_no,
+            product_name=line.product_name[:250], option_text=line.option_text[:250], quantity=line.quantity,
+            claimed_quantity=0, sale_price=line.sale_price, immediate_discount=p.immediate_discount,
+            option_price=line.option_price, additional_discount=p.additional_discount,
+            product_coupon_discount=p.product_coupon_discount, cart_coupon_share=p.cart_coupon_share,
+            basis_amount=p.basis_amount, status=status, shipping_group=str(p.shipping_group),
+        ))  # fmt: skip
+    session.add_all(options)
+    payment.order_id = order_id
+    if paid_now:
+        payment.status, payment.approved_at = APPROVED, now
+        payment.gateway_tx_id = approval.tx_id if approval is not None else None
+    sheet.status, sheet.order_id = sheets.ORDERED, order_id
+    await session.flush()
+    return service.Bundle(order, options, [])
+
+
+async def mark_deposited(session: AsyncSession, order: Order) -> None:
+    """The bank transfer of ``order`` arrived: its payment is approved."""
+    await session.execute(
+        update(Payment).where(Payment.order_id == order.order_id, Payment.status == RESERVED)
+        .values(status=APPROVED, approved_at=utcnow()).execution_options(synchronize_session=False)
+    )  # fmt: skip
+
+
+async def payment_of(session: AsyncSession, order: Order) -> Payment | None:
+    return await session.scalar(select(Payment).where(Payment.order_id == order.order_id, Payment.status == APPROVED))
+
+
+async def refund(session: AsyncSession, order: Order, amount: Decimal, *, whole: bool) -> None:
+    """Give ``amount`` back to the buyer: through the gateway for a card, recorded for a bank transfer (the merchant
+    sends it back). ``whole``: the order is cancelled entirely, its payment is CANCELLED."""
+    payment = await payment_of(session, order)
+    if payment is None:
+        return
+    if amount > 0 and payment.pay_type == CARD and payment.gateway_tx_id:
+        await gateways.gateway().refund(payment.gateway_tx_id, amount)
+    if whole:
+        payment.status = CANCELLED
+        await session.flush()
