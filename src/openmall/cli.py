@@ -66,6 +66,8 @@ async def _load_demo(settings: Settings, mall_id: str, products: int, show_progr
             await demo_data.load_operator(session)
             await demo_data.load_storefront(session, server_key(settings.secret_key, settings.secret_file))
         async with session_scope(factory, mall_id) as session:
+            await demo_data.load_shopping(session)
+        async with session_scope(factory, mall_id) as session:
             if not show_progress:
                 return await demo_data.load_catalog(session, products, commit_chunks=True)
             with Progress(

@@ -235,3 +235,44 @@ async def load_storefront(session: AsyncSession, key: bytes) -> None:
     mall_id = session.info["mall_id"]
     if await oauth.get_install(session, app) is None:
         await oauth.install_app(session, app, mall_id, None, [])
+
+
+DEMO_BUYER = ("demo-buyer", "demo-buyer-1234")  # a member of the demo mall, for the Shop API tour
+
+
+async def load_shopping(session: AsyncSession) -> None:
+    """A default member group (3 % off, 1 % mileage), a buyer with 5,000 mileage and an address, a
+    downloadable 10 % cart coupon and a 15 % coupon on white items issued to the buyer; unless there."""
+    from datetime import timedelta
+
+    from openmall.customers import mileage
+    from openmall.customers import service as customers
+    from openmall.customers.models import Member
+    from openmall.customers.schemas import AddressIn, GroupIn, SignUpIn
+    from openmall.kernel.db import utcnow
+    from openmall.promotions import service as promotions
+    from openmall.promotions.schemas import CouponIn
+
+    member_id, password = DEMO_BUYER
+    if await session.scalar(select(Member.member_no).where(Member.member_id == member_id)) is not None:
+        return
+    if not await customers.list_groups(session):
+        await customers.create_group(session, GroupIn(name="Silver", discount_rate=Decimal("3"),
+                                                      mileage_rate=Decimal("1"), is_default=True))  # fmt: skip
+    buyer = await customers.sign_up(session, SignUpIn(member_id=member_id, password=password, name="Kim Minji",
+                                                      email="buyer@example.com", mobile="010-1234-5678"))  # fmt: skip
+    await customers.add_address(session, buyer.member_no, AddressIn(
+        label="Home", receiver_name="Kim Minji", receiver_phone="010-1234-5678", zip_code="04524",
+        address1="110 Sejong-daero, Jung-gu, Seoul", address2="3F",
+    ))  # fmt: skip
+    await mileage.adjust(session, buyer.member_no, Decimal("5000"), reason="Welcome mileage")
+    ends = utcnow() + timedelta(days=365)
+    await promotions.create_coupon(session, CouponIn(
+        name="10% off your order", kind="CART", discount_type="PERCENT", discount_rate=Decimal("10"),
+        max_discount=Decimal("5000"), min_order_amount=Decimal("30000"), issue_type="DOWNLOAD", ends_at=ends,
+    ))  # fmt: skip
+    white = await promotions.create_coupon(session, CouponIn(
+        name="White items 15% off", kind="PRODUCT", discount_type="PERCENT", discount_rate=Decimal("15"),
+        max_discount=Decimal("10000"), target_option_values=[{"name": "Color", "value": "white"}], ends_at=ends,
+    ))  # fmt: skip
+    await promotions.issue(session, white.coupon_no, [buyer.member_no])
