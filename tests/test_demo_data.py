@@ -37,3 +37,42 @@ async def test_demo_data_can_be_loaded_twice(app, client):
     listed = (await client.get("/api/v2/shop/products", params={"limit": 100, "fields": "product_code"})).json()
     codes = [p["product_code"] for p in listed["products"]]
     assert len(codes) == len(set(codes)) > 30
+
+
+async def test_the_demo_buyer_logs_in_with_mileage_an_address_and_a_white_item_coupon(app, client):
+    await add_mall(app, "demo")
+    for _ in range(2):  # loading twice adds nothing twice
+        async with session_scope(app.state.sessions, "demo") as s:
+            await demo_data.load_shopping(s)
+    member_id, password = demo_data.DEMO_BUYER
+    login = await client.post("/api/v2/shop/oauth/token", json={"member_id": member_id, "password": password})
+    assert login.status_code == 200, login.text
+    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    profile = (await client.get("/api/v2/shop/profile", headers=auth)).json()["profile"]
+    assert profile["mileage_balance"] == "5000.00" and profile["group"]["discount_rate"] == "3.00"
+    assert len((await client.get("/api/v2/shop/profile/addresses", headers=auth)).json()["addresses"]) == 1
+    mine = (await client.get("/api/v2/shop/profile/coupons", params={"usable": "true"}, headers=auth)).json()
+    assert [c["target_option_values"] for c in mine["coupons"]] == [[{"name": "Color", "value": "white"}]]
+    downloadable = (await client.get("/api/v2/shop/coupons")).json()["coupons"]
+    assert [c["kind"] for c in downloadable] == ["CART"]
+
+
+async def test_the_back_office_app_token_reads_orders(app, client):
+    from openmall.oauth import service as oauth
+
+    await add_mall(app, "demo")
+    async with session_scope(app.state.sessions, "demo") as s:
+        await demo_data.load_operator(s)
+        await demo_data.load_storefront(s, app.state.key)
+    async with session_scope(app.state.sessions, "demo") as s:
+        token, scopes = await oauth.issue_operator_token(s, app.state.key, demo_data.DEMO_BACKOFFICE, "admin", 60, 60)
+    assert "mall.write_order" in scopes
+    answer = await client.get("/api/v2/admin/orders", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and answer.json()["orders"] == []
+    async with session_scope(app.state.sessions, "demo") as s:
+        refused = None
+        try:
+            await oauth.issue_operator_token(s, app.state.key, "no-such-app", "admin", 60, 60)
+        except Exception as exc:  # noqa: BLE001
+            refused = exc
+    assert refused is not None and getattr(refused, "status_code", None) == 404

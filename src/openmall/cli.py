@@ -289,6 +289,28 @@ def app_install(
     console.print(f"app [bold]{client_id}[/bold] is installed on mall {mall}")
 
 
+@apps_app.command("token")
+def app_token(
+    client_id: Annotated[str, typer.Argument()],
+    mall: Annotated[str, typer.Option(help="The mall the app is installed on.")],
+    operator: Annotated[str, typer.Option(help="The operator the token acts for.")] = "admin",
+) -> None:
+    """Print an Admin API access token of an installed app (its granted scopes), without the browser."""
+    from openmall.oauth import service as oauth
+
+    settings = get_settings()
+    key = server_key(settings.secret_key, settings.secret_file)
+
+    async def work(session: Any) -> Any:
+        return await oauth.issue_operator_token(session, key, client_id, operator, settings.access_token_seconds,
+                                                settings.refresh_token_seconds)  # fmt: skip
+
+    token, scopes = _run(mall, work)
+    console.print(token, highlight=False, soft_wrap=True)
+    console.print(f"[dim]scopes: {' '.join(scopes) or '(none)'}; expires in {settings.access_token_seconds} s[/dim]",
+                  highlight=False)  # fmt: skip
+
+
 def _fast_loop() -> Any:
     """uvloop's event loop where it is installed (it comes with uvicorn[standard]): about a fifth more
     deliveries per second than asyncio's own loop; None (asyncio's) otherwise."""

@@ -25,6 +25,9 @@ DEMO_MALL_NAME = "openmall Demo Apparel"
 DEMO_OPERATOR = ("admin", "demo-admin-1234")  # printed by `openmall serve`; a demo, not a secret
 DEMO_DEVELOPER = ("developer@example.com", "demo-developer-1234")
 DEMO_STOREFRONT = "demo-storefront"  # the client id of the demo mall's storefront app (client ids are public)
+DEMO_BACKOFFICE = "demo-backoffice"  # the demo mall's own back-office app: `openmall app token demo-backoffice`
+BACKOFFICE_SCOPES = [f"mall.{kind}_{group}" for group in ("order", "customer", "mileage", "promotion", "product",
+                                                           "shipping", "application") for kind in ("read", "write")]
 CHUNK = 1000
 
 # top-level category -> sub-categories
@@ -235,6 +238,18 @@ async def load_storefront(session: AsyncSession, key: bytes) -> None:
     mall_id = session.info["mall_id"]
     if await oauth.get_install(session, app) is None:
         await oauth.install_app(session, app, mall_id, None, [])
+    backoffice = await session.scalar(select(App).where(App.client_id == DEMO_BACKOFFICE))
+    if backoffice is None:
+        made = await oauth.create_app(
+            session, key, developer, name="Demo back office", description="The demo mall's own scripts.",
+            app_url="http://localhost:3001/", redirect_uris=["http://localhost:3001/callback"],
+            scopes=BACKOFFICE_SCOPES,
+        )  # fmt: skip
+        backoffice = made.app
+        backoffice.client_id = DEMO_BACKOFFICE
+        backoffice.status = "published"
+    if await oauth.get_install(session, backoffice) is None:
+        await oauth.install_app(session, backoffice, mall_id, None, BACKOFFICE_SCOPES)
 
 
 DEMO_BUYER = ("demo-buyer", "demo-buyer-1234")  # a member of the demo mall, for the Shop API tour

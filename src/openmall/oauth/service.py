@@ -339,6 +339,28 @@ async def installed_apps(session: AsyncSession) -> list[tuple[Install, App]]:
     return [(install, app) for install, app in rows.all()]
 
 
+async def issue_operator_token(
+    session: AsyncSession, key: bytes, client_id: str, operator_login: str, access_seconds: int, refresh_seconds: int
+) -> tuple[str, list[str]]:  # fmt: skip
+    """An access token for an installed app, as if the operator had just consented, with the scopes the
+    install holds (the operator's own scripts, tours, load tests: no browser). Returns (token, scopes)."""
+    app = await get_app(session, client_id)
+    install = await get_install(session, app)
+    if install is None:
+        raise NotFound(f"App {client_id} is not installed on this mall", more_info={"client_id": client_id})
+    operator = await session.scalar(select(Operator).where(Operator.login_id == operator_login))
+    if operator is None:
+        raise NotFound(f"No operator {operator_login}", more_info={"operator": operator_login})
+    access, now = new_secret("om_at_"), utcnow()
+    session.add(Token(grant_id=secrets.token_hex(16), app_no=app.app_no, operator_no=operator.operator_no,
+                      scopes=sorted(install.scopes), access_digest=digest(key, access),
+                      refresh_digest=digest(key, new_secret("om_rt_")), issued_at=now,
+                      access_expires_at=now + timedelta(seconds=access_seconds),
+                      refresh_expires_at=now + timedelta(seconds=refresh_seconds)))  # fmt: skip
+    await session.flush()
+    return access, sorted(install.scopes)
+
+
 async def installs_of_app(session: AsyncSession, app_no: int) -> list[tuple[Install, str]]:
     """Every mall the app is installed on, with the mall's name (``session`` spans all malls)."""
     from openmall.malls.models import Mall
