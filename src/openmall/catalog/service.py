@@ -686,3 +686,76 @@ async def refresh_statistics(session: AsyncSession) -> None:
 
 async def create_product(session: AsyncSession, data: ProductIn) -> int:
     return (await create_products(session, [data]))[0]
+
+
+# ---- what other domains ask of the catalog (orders, promotions): through here, never its tables -------------
+
+
+@dataclass(frozen=True)
+class VariantFacts:
+    """A variant and its product as an order needs them: prices, stock, whether shown and on sale, categories."""
+
+    variant_no: int
+    product_no: int
+    product_name: str
+    variant_code: str
+    option_values: list[dict[str, Any]]
+    price: Decimal  # the product's sale price
+    additional_amount: Decimal  # the variant's option price (may be negative)
+    quantity: int
+    displayed: bool  # the product and the variant are shown
+    selling: bool  # the product and the variant are on sale
+    category_nos: frozenset[int]
+
+
+async def variant_facts(session: AsyncSession, variant_nos: Iterable[int]) -> dict[int, VariantFacts]:
+    """The variants of the session's mall among ``variant_nos`` (others are simply absent): two queries."""
+    nos = sorted(set(variant_nos))
+    if not nos:
+        return {}
+    rows = (await session.execute(
+        select(Variant.variant_no, Variant.product_no, Variant.variant_code, Variant.option_values,
+               Variant.additional_amount, Variant.quantity, Variant.display, Variant.selling,
+               Product.name, Product.price, Product.display.label("product_display"),
+               Product.selling.label("product_selling"))
+        .join(Product, Product.product_no == Variant.product_no)
+        .where(Variant.variant_no.in_(nos))
+    )).all()  # fmt: skip
+    categories: dict[int, set[int]] = defaultdict(set)
+    product_nos = sorted({r.product_no for r in rows})
+    if product_nos:
+        links = await session.execute(
+            select(ProductCategory.product_no, ProductCategory.category_no).where(
+                ProductCategory.product_no.in_(product_nos)
+            )
+        )
+        for product_no, category_no in links.all():
+            categories[product_no].add(category_no)
+    return {
+        r.variant_no: VariantFacts(
+            r.variant_no,
+            r.product_no,
+            r.name,
+            r.variant_code,
+            list(r.option_values or []),
+            r.price,
+            r.additional_amount,
+            r.quantity,
+            bool(r.display and r.product_display),
+            bool(r.selling and r.product_selling),
+            frozenset(categories.get(r.product_no, ())),
+        )  # fmt: skip
+        for r in rows
+    }
+
+
+async def missing_products(session: AsyncSession, product_nos: Sequence[int]) -> list[int]:
+    """Those of ``product_nos`` that are not products of the session's mall (in the order given)."""
+    found = await _existing(session, Product.product_no, product_nos)
+    return [n for n in product_nos if n not in found]
+
+
+async def missing_categories(session: AsyncSession, category_nos: Sequence[int]) -> list[int]:
+    """Those of ``category_nos`` that are not categories of the session's mall (in the order given)."""
+    found = await _existing(session, Category.category_no, category_nos)
+    return [n for n in category_nos if n not in found]

@@ -7,8 +7,8 @@ selected items. Rules here, no HTTP; nothing commits (the request does).
 - A guest cart merges into the member's on login (``merge_guest_cart``): quantities add up, capped at the stock.
 - The selected-items subtotal is priced by ``orders.pricing`` with the member's group discount, no coupons.
 
-The catalog facts a line needs (price, option price, stock, selling, display, categories) are read here by
-``sellables`` — the catalog has no service call for "these variants with their products" yet.
+The catalog facts a line needs (price, option price, stock, selling, display, categories) come from
+``catalog.service.variant_facts``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from openmall.catalog.models import Product, ProductCategory, Variant
+from openmall.catalog import service as catalog
 from openmall.customers.models import Member, MemberGroup
 from openmall.kernel.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from openmall.orders import pricing, shipping
@@ -141,45 +141,23 @@ def _option_values(raw: Sequence[dict[str, Any]] | None) -> tuple[tuple[str, str
 
 
 async def sellables(session: AsyncSession, variant_nos: Iterable[int]) -> dict[int, Sellable]:
-    """The variants of the session's mall among ``variant_nos`` (others are simply absent), two queries."""
-    nos = sorted(set(variant_nos))
-    if not nos:
-        return {}
-    rows = (await session.execute(
-        select(Variant.variant_no, Variant.product_no, Variant.variant_code, Variant.option_values,
-               Variant.additional_amount, Variant.quantity, Variant.display, Variant.selling,
-               Product.name, Product.price, Product.display.label("product_display"),
-               Product.selling.label("product_selling"))
-        .join(Product, Product.product_no == Variant.product_no)
-        .where(Variant.variant_no.in_(nos))
-    )).all()  # fmt: skip
-    categories: dict[int, set[int]] = {}
-    product_nos = {r.product_no for r in rows}
-    if product_nos:
-        for product_no, category_no in (
-            await session.execute(
-                select(ProductCategory.product_no, ProductCategory.category_no).where(
-                    ProductCategory.product_no.in_(product_nos)
-                )
-            )
-        ).all():
-            categories.setdefault(product_no, set()).add(category_no)
+    """The variants of the session's mall among ``variant_nos`` (others are simply absent), from the catalog."""
     return {
-        r.variant_no: Sellable(
-            variant_no=r.variant_no,
-            product_no=r.product_no,
-            product_name=r.name,
-            variant_code=r.variant_code,
-            option_values=_option_values(r.option_values),
-            sale_price=r.price,
+        no: Sellable(
+            variant_no=f.variant_no,
+            product_no=f.product_no,
+            product_name=f.product_name,
+            variant_code=f.variant_code,
+            option_values=_option_values(f.option_values),
+            sale_price=f.price,
             immediate_discount=Decimal("0"),
-            option_price=r.additional_amount,
-            stock=r.quantity,
-            displayed=r.display and r.product_display,
-            selling=r.selling and r.product_selling,
-            category_nos=frozenset(categories.get(r.product_no, ())),
-        )  # fmt: skip
-        for r in rows
+            option_price=f.additional_amount,
+            stock=f.quantity,
+            displayed=f.displayed,
+            selling=f.selling,
+            category_nos=f.category_nos,
+        )
+        for no, f in (await catalog.variant_facts(session, variant_nos)).items()
     }
 
 

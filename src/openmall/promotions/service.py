@@ -27,7 +27,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from openmall.catalog.models import Category, Product
+from openmall.catalog import service as catalog
 from openmall.customers import service as customers
 from openmall.kernel.db import utcnow
 from openmall.kernel.errors import Conflict, InvalidInput, NotFound
@@ -113,18 +113,10 @@ def _check_terms(v: dict[str, Any]) -> None:
         raise InvalidInput("target_option_values lists a value twice", field="target_option_values")
 
 
-async def _missing(session: AsyncSession, column: Any, nos: Sequence[int]) -> list[int]:
-    """The numbers of ``nos`` with no row in this mall (the session scopes the query)."""
-    if not nos:
-        return []
-    found = set(await session.scalars(select(column).where(column.in_(list(nos)))))
-    return [n for n in nos if n not in found]
-
-
 async def _check_targets(session: AsyncSession, v: dict[str, Any]) -> None:
-    for name, column, what in (("target_product_nos", Product.product_no, "products"),
-                               ("target_category_nos", Category.category_no, "categories")):  # fmt: skip
-        unknown = await _missing(session, column, v[name])
+    for name, missing, what in (("target_product_nos", catalog.missing_products, "products"),
+                                ("target_category_nos", catalog.missing_categories, "categories")):  # fmt: skip
+        unknown = await missing(session, v[name]) if v[name] else []
         if unknown:
             raise InvalidInput(f"{name}: no such {what} in this mall: {', '.join(map(str, unknown))}", field=name,
                                unknown=unknown)  # fmt: skip
