@@ -88,6 +88,10 @@ async def product_page(reads: DirectReads, mall: MallInfo, f: service.ProductFil
 # can forget: ORM flushes of products, variants and category links, and ORM UPDATE/DELETE statements.
 
 _DROP = {"list_doc": None, "detail_doc": None}
+# An execution option for a statement whose caller keeps the documents true itself: stock takes
+# (``catalog.stock.take_all``), where only a variant reaching 0 changes what the storefront sees, and that
+# product is re-rendered (``refresh``) in the same transaction.
+KEEPS_DOCUMENTS = "openmall_keeps_documents"
 
 
 def _sets_documents(state: ORMExecuteState) -> bool:
@@ -101,6 +105,8 @@ def _sets_documents(state: ORMExecuteState) -> bool:
 @event.listens_for(Session, "do_orm_execute")
 def _drop_on_statement(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete) or state.bind_mapper is None:
+        return
+    if state.execution_options.get(KEEPS_DOCUMENTS):
         return
     entity = state.bind_mapper.class_
     if entity is Product and state.is_update and not _sets_documents(state):

@@ -4,14 +4,15 @@ Each change is one conditional ``UPDATE`` (``quantity = quantity - :n WHERE quan
 of the last units cannot both take them, and stock never goes below zero (the column's CHECK backs this up).
 ``take_all`` takes every line of an order or none (it gives back what it took before raising).
 
-Locks: a variant's UPDATE also locks its product's row (the catalog drops the product's storefront documents on
-any variant change), so ``take_all`` first locks the products (``SELECT … FOR UPDATE``, ascending) and then updates
-the variants by product and variant number: two orders always lock in the same order and never wait on each other.
-
 The storefront's documents (``catalog.documents``) show a variant as in stock or sold out, nothing finer: a take
-that leaves every variant with stock writes the documents back exactly as they were (read under the lock, so never
-a stale copy), and only a variant that reaches 0 re-renders its product (``documents.refresh``). Stock given back
-re-renders, and stock back from 0 emits ``product.restocked``.
+that leaves a variant with stock changes nothing the storefront sees, so its UPDATE tells the catalog's safety net
+to leave the documents alone (``documents.KEEPS_DOCUMENTS``), and only a variant that reaches 0 re-renders its
+product (``documents.refresh``). Stock given back re-renders, and stock back from 0 emits ``product.restocked``.
+
+Locks: ``take_all`` first locks the products (``SELECT … FOR UPDATE``, ascending, in the same query that finds the
+variants' products) and then updates the variants by product and variant number, as every change of a product's
+variants through the catalog does (product row first): two writers always lock in the same order, and the
+re-rendering of a product emptied here cannot race another writer of its documents.
 """
 
 from __future__ import annotations
@@ -41,12 +42,14 @@ async def take(session: AsyncSession, variant_no: int, quantity: int) -> bool:
     return result.rowcount == 1
 
 
-async def _put_back(session: AsyncSession, variant_no: int, quantity: int) -> int | None:
-    """Add ``quantity`` back; the stock after it (None: no such variant any more)."""
+async def _put_back(session: AsyncSession, variant_no: int, quantity: int, *,
+                    keep_documents: bool = False) -> int | None:  # fmt: skip
+    """Add ``quantity`` back; the stock after it (None: no such variant any more). ``keep_documents``: the caller
+    knows the storefront's documents stay true (units it took itself, before any re-rendering)."""
     return await session.scalar(
         update(Variant).where(Variant.variant_no == variant_no)
         .values(quantity=Variant.quantity + quantity).returning(Variant.quantity)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **{documents.KEEPS_DOCUMENTS: keep_documents})
     )  # fmt: skip
 
 
@@ -65,20 +68,15 @@ def _lock_order(owners: Mapping[int, int], variant_nos: list[int]) -> list[int]:
 
 async def take_all(session: AsyncSession, wanted: Mapping[int, int]) -> None:
     """Take ``wanted`` (variant_no → quantity) whole, or nothing: raises ``SoldOut`` naming the short variant."""
-    owners = await _owners(session, list(wanted))
-    product_nos = sorted(set(owners.values()))
-    docs = (await session.execute(
-        select(Product.product_no, Product.list_doc, Product.detail_doc, Product.updated_at)
-        .where(Product.product_no.in_(product_nos)).order_by(Product.product_no).with_for_update()
-    )).all() if product_nos else []  # fmt: skip
+    owners = await _lock_owners(session, list(wanted))
     taken: list[tuple[int, int]] = []
     emptied: set[int] = set()
     for variant_no in _lock_order(owners, list(wanted)):
         quantity = wanted[variant_no]
         left = await _take_returning(session, variant_no, quantity) if variant_no in owners else None
         if left is None:
-            for done, qty in taken:
-                await _put_back(session, done, qty)
+            for done, qty in taken:  # nothing the storefront sees changed yet: the documents stay
+                await _put_back(session, done, qty, keep_documents=True)
             now = await session.scalar(select(Variant.quantity).where(Variant.variant_no == variant_no))
             raise SoldOut(
                 f"Sold out: variant {variant_no} has {now or 0} left and {quantity} were asked; nothing was ordered",
@@ -87,20 +85,28 @@ async def take_all(session: AsyncSession, wanted: Mapping[int, int]) -> None:
         taken.append((variant_no, quantity))
         if left == 0:
             emptied.add(owners[variant_no])
-    if emptied:
+    if emptied:  # sold out now: the storefront must say so
         await documents.refresh(session, sorted(emptied))
-    keep = [{"product_no": r.product_no, "list_doc": r.list_doc, "detail_doc": r.detail_doc, "updated_at": r.updated_at}
-            for r in docs if r.product_no not in emptied and r.detail_doc]  # fmt: skip
-    if keep:  # nothing the storefront sees changed: the documents as they were (updated_at too)
-        await session.execute(update(Product).execution_options(synchronize_session=False), keep)
+
+
+async def _lock_owners(session: AsyncSession, variant_nos: list[int]) -> dict[int, int]:
+    """variant_no → product_no, with the products' rows locked in ascending order (one query)."""
+    if not variant_nos:
+        return {}
+    return dict((await session.execute(
+        select(Variant.variant_no, Variant.product_no).join(Product, Product.product_no == Variant.product_no)
+        .where(Variant.variant_no.in_(variant_nos)).order_by(Variant.product_no, Variant.variant_no)
+        .with_for_update(of=Product)
+    )).all())  # fmt: skip
 
 
 async def _take_returning(session: AsyncSession, variant_no: int, quantity: int) -> int | None:
-    """Take in one conditional UPDATE; the stock left, or None (nothing changed) when short."""
+    """Take in one conditional UPDATE; the stock left, or None (nothing changed) when short. The documents are
+    left as they were: the caller re-renders the product of a variant that reaches 0 (``take_all``)."""
     return await session.scalar(
         update(Variant).where(Variant.variant_no == variant_no, Variant.quantity >= quantity)
         .values(quantity=Variant.quantity - quantity).returning(Variant.quantity)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **{documents.KEEPS_DOCUMENTS: True})
     )  # fmt: skip
 
 

@@ -161,8 +161,12 @@ async def get_sheet(session: AsyncSession, member_no: int, order_sheet_no: str) 
         select(OrderSheet).where(OrderSheet.order_sheet_no == order_sheet_no, OrderSheet.member_no == member_no)
     )
     if sheet is None:
-        raise NotFound(f"No order sheet {order_sheet_no!r} of yours", more_info={"order_sheet_no": order_sheet_no})
+        raise sheet_not_found(order_sheet_no)
     return sheet
+
+
+def sheet_not_found(order_sheet_no: str) -> NotFound:
+    return NotFound(f"No order sheet {order_sheet_no!r} of yours", more_info={"order_sheet_no": order_sheet_no})
 
 
 def is_expired(sheet: OrderSheet) -> bool:
