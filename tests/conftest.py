@@ -13,12 +13,14 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select, text
 
 from openmall.app import create_app
 from openmall.catalog import service as catalog
 from openmall.catalog.schemas import CategoryIn, OptionIn, ProductIn, VariantIn
 from openmall.config import Settings, normalize_database_url
+from openmall.kernel import passwords
 from openmall.kernel.db import Base, create_engine, session_scope
 from openmall.kernel.migrate import upgrade_async
 from openmall.malls import service as malls
@@ -39,6 +41,15 @@ async def _reset_postgres(url: str) -> None:
         await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         await conn.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 still, with its cheapest parameters: the suite signs up and logs in hundreds of times.
+    (Servers the tests start as processes hash with the real parameters.)"""
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(passwords, "HASHER", cheap)
+    monkeypatch.setattr(passwords, "DUMMY", cheap.hash("not a password of anyone"))
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
+from openmall.kernel import passwords
 from openmall.kernel.db import session_scope
 from openmall.oauth import service
 from tests.conftest import add_mall, host
@@ -181,7 +182,7 @@ class OAuthKit:
 async def oauth(app, monkeypatch: pytest.MonkeyPatch) -> OAuthKit:
     """Malls demo and other (an operator ``admin`` in each) and two apps in development, testing on demo."""
     # argon2 still, with the cheapest parameters: these tests log in dozens of times on a busy machine
-    monkeypatch.setattr(service, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     await add_mall(app, "demo", "Demo Apparel")
     await add_mall(app, "other", "Other Shop")
     for mall in ("demo", "other"):

@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from openmall.demo_data import DEMO_DEVELOPER, DEMO_STOREFRONT
+from openmall.kernel import passwords
 from openmall.kernel.db import session_scope
 from openmall.kernel.events import emit
 from openmall.kernel.secrets import unseal
@@ -74,7 +75,7 @@ async def _install(app, mall: str, client_id: str, scopes: list[str]) -> None:
 async def console(app, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Console]:
     """Malls demo, other and third; the developer's app installed on demo (products only) and other
     (apps only), not on third; a rival developer's app on demo."""
-    monkeypatch.setattr(oauth, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     app.state.settings.webhooks_allow_private = True
     for mall in ("demo", "other", "third"):
         await add_mall(app, mall, f"{mall.title()} Shop")

@@ -9,7 +9,6 @@ the member id is locked; the 10th failure in a row locks the id for 30 minutes (
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,11 +20,12 @@ from openmall.customers import events
 from openmall.customers.models import Address, Member, MemberGroup, MemberIdentity
 from openmall.customers.openid import OpenIdIdentity
 from openmall.customers.schemas import AddressIn, AddressUpdate, GroupIn, GroupUpdate, ProfileUpdate, SignUpIn
+from openmall.kernel import passwords
 from openmall.kernel.db import UTCDateTime, utcnow
 from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from openmall.kernel.events import emit
 from openmall.kernel.pagination import Page
-from openmall.oauth.service import _DUMMY_HASH, HASHER, _verify_blocking, hash_password
+from openmall.kernel.passwords import hash_password
 
 LOCK_AFTER = 10  # failed logins in a row
 LOCK_FOR = timedelta(minutes=30)
@@ -141,11 +141,11 @@ async def _take_attempt(session: AsyncSession, member_no: int) -> int:
 async def _password_ok(session: AsyncSession, member: Member, password: str) -> tuple[bool, int]:
     """Checks the password against the lockout; (ok, attempt number). A success resets the count."""
     attempt = await _take_attempt(session, member.member_no)
-    ok = await asyncio.to_thread(_verify_blocking, member.password_hash or _DUMMY_HASH, password)
+    ok = await passwords.check(member.password_hash, password)
     ok = ok and member.password_hash is not None
     if ok:
         values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
-        if HASHER.check_needs_rehash(member.password_hash or ""):
+        if member.password_hash and passwords.needs_rehash(member.password_hash):
             values["password_hash"] = await hash_password(password)
         await session.execute(update(Member).where(Member.member_no == member.member_no).values(**values)
                               .execution_options(synchronize_session=False))  # fmt: skip
@@ -163,7 +163,7 @@ async def login_with_password(session: AsyncSession, member_id: str, password: s
     The router commits after either error, so that the count of failures is kept."""
     member = await session.scalar(select(Member).where(Member.member_id == member_id, Member.status == ACTIVE))
     if member is None or member.password_hash is None:
-        await asyncio.to_thread(_verify_blocking, _DUMMY_HASH, password)  # as slow as a real check
+        await passwords.check(None, password)  # as slow as a real check
         raise LoginFailed("Wrong member id or password", more_info={"field": "password"})
     ok, attempt = await _password_ok(session, member, password)
     if not ok:

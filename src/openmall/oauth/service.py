@@ -6,24 +6,22 @@ with each further failure. Client secrets are shown once and stored as HMAC dige
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ValidationError
 from sqlalchemy import case, literal, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openmall.kernel import passwords
 from openmall.kernel.db import UTCDateTime, utcnow
 from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound
 from openmall.kernel.events import emit
+from openmall.kernel.passwords import hash_password
 from openmall.kernel.secrets import digest, new_secret, seal, unseal
 from openmall.malls import service as malls
 from openmall.oauth import events as oauth_events
@@ -33,11 +31,9 @@ from openmall.oauth.launch import launch_url as signed_launch_url
 from openmall.oauth.models import App, AuthorizationCode, Developer, Install, Operator, Token
 from openmall.oauth.schemas import AppIn, DeveloperIn, OperatorIn
 
-HASHER = PasswordHasher()
 FREE_FAILURES = 5  # failures before the account locks
 MAX_LOCK = timedelta(minutes=15)
-# a hash to verify against when the account does not exist, so that both cases take as long
-_DUMMY_HASH = HASHER.hash("not a password of anyone")
+FIRST_LOCK = timedelta(seconds=2)
 
 
 class TooManyAttempts(ApiError):
@@ -56,29 +52,6 @@ def _validated(schema: type[Any], **data: Any) -> Any:
 # ---- passwords and lockout ---------------------------------------------------------------------------
 
 
-# argon2 runs off the event loop, at most this many at once per process, so that a burst of logins
-# (for accounts that exist or not) queues password checks instead of stalling every other request
-_HASH_SLOTS = threading.BoundedSemaphore(2)
-FIRST_LOCK = timedelta(seconds=2)
-
-
-def _verify_blocking(password_hash: str, password: str) -> bool:
-    with _HASH_SLOTS:
-        try:
-            return HASHER.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
-
-
-def _hash_blocking(password: str) -> str:
-    with _HASH_SLOTS:
-        return HASHER.hash(password)
-
-
-async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hash_blocking, password)
-
-
 def _locked(until: datetime, now: datetime) -> TooManyAttempts:
     wait = int((until - now).total_seconds()) + 1
     return TooManyAttempts(
@@ -92,7 +65,7 @@ async def _check_password(session: AsyncSession, account: Operator | Developer |
     is locked, and locking it from the fifth on), then checks the password: parallel guesses cannot
     get more checks than sequential ones."""
     if account is None:
-        await asyncio.to_thread(_verify_blocking, _DUMMY_HASH, password)  # as slow as a real check
+        await passwords.check(None, password)  # as slow as a real check
         return False
     model = type(account)
     key = sa_inspect(model).primary_key[0]
@@ -115,9 +88,9 @@ async def _check_password(session: AsyncSession, account: Operator | Developer |
     if attempt is None:
         until = await session.scalar(select(model.locked_until).where(this))
         raise _locked(until or now, now)
-    if await asyncio.to_thread(_verify_blocking, account.password_hash, password):
+    if await passwords.check(account.password_hash, password):
         values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
-        if HASHER.check_needs_rehash(account.password_hash):
+        if passwords.needs_rehash(account.password_hash):
             values["password_hash"] = await hash_password(password)
         await session.execute(update(model).where(this).values(**values).execution_options(synchronize_session=False))
         await session.refresh(account, ["failed_logins", "locked_until", "password_hash"])
