@@ -30,7 +30,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.catalog import stock
@@ -42,6 +42,7 @@ from openmall.kernel.timeutil import iso
 from openmall.malls.service import MallInfo
 from openmall.orders import events, gateways, pricing, service, sheets, states
 from openmall.orders.models import Order, OrderOption, OrderSheet, Payment
+from openmall.orders.numbers import OrderNumbers
 
 CARD, BANK_TRANSFER = "CARD", "BANK_TRANSFER"
 PAY_TYPES = (CARD, BANK_TRANSFER)
@@ -159,10 +160,10 @@ async def get_payment(session: AsyncSession, member_no: int, payment_key: str) -
 
 
 async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment_key: str,
-                  card_number: str | None = None, depositor_name: str | None = None) -> service.Bundle:  # fmt: skip
+                  card_number: str | None = None, depositor_name: str | None = None,
+                  numbers: OrderNumbers | None = None) -> service.Bundle:  # fmt: skip
     """Confirm a reserved payment: the order is placed (see the module's docstring for the steps)."""
-    payment = await get_payment(session, member.member_no, payment_key)
-    sheet = await sheets.get_sheet(session, member.member_no, payment.order_sheet_no)
+    payment, sheet = await _payment_and_sheet(session, member.member_no, payment_key)
     if payment.status == APPROVED or payment.order_id is not None or sheet.status != sheets.OPEN:
         raise _sheet_paid(sheet)
     if payment.pay_type == CARD and not (card_number or "").strip():
@@ -191,7 +192,7 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
                                   "Try another card.", more_info={"decline_code": answer.code})  # fmt: skip
         approval = answer
     try:
-        order_id = await service.next_order_id(session, mall.timezone)
+        order_id = await service.next_order_id(session, mall.timezone, numbers)
         for coupon in q.coupons:
             await _use_coupon(session, coupon.issued_coupon_no, order_id)
         if q.mileage > 0:
@@ -200,20 +201,37 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
             await mileage.spend(session, member.member_no, q.mileage, order_id=order_id,
                                 reason=f"used on order {order_id}")  # fmt: skip
         b = await _write_order(session, mall, member, sheet, q, payment, order_id, paid_now, approval, depositor_name)
+        cart_items = [line.cart_item_no for line in q.lines if line.cart_item_no is not None]
+        if cart_items:
+            from openmall.orders import cart
+
+            await cart.remove_ordered(session, member.member_no, cart_items)
+        data = service.as_data(b, mall.timezone)
+        await events.emit_orders(session, [events.ORDER_CREATED, events.ORDER_PAID] if paid_now
+                                 else [events.ORDER_CREATED], data)  # fmt: skip
+        await session.flush()  # every write has reached the database while the charge can still be cancelled
     except BaseException:
         if approval is not None:
             await gateway.cancel(approval.tx_id)
         raise
-    cart_items = [line.cart_item_no for line in q.lines if line.cart_item_no is not None]
-    if cart_items:
-        from openmall.orders import cart
-
-        await cart.remove_ordered(session, member.member_no, cart_items)
-    data = service.as_data(b, mall.timezone)
-    await events.emit_order(session, events.ORDER_CREATED, data)
-    if paid_now:
-        await events.emit_order(session, events.ORDER_PAID, data)
     return b
+
+
+async def _payment_and_sheet(session: AsyncSession, member_no: int, payment_key: str) -> tuple[Payment, OrderSheet]:
+    """The member's payment and its sheet, in one query (404 for either missing, as ``get_payment`` and
+    ``sheets.get_sheet`` answer)."""
+    found = (await session.execute(
+        select(Payment, OrderSheet)
+        .outerjoin(OrderSheet, and_(OrderSheet.order_sheet_no == Payment.order_sheet_no,
+                                    OrderSheet.member_no == member_no))
+        .where(Payment.payment_key == payment_key, Payment.member_no == member_no)
+    )).first()  # fmt: skip
+    if found is None:
+        raise NotFound(f"No payment {payment_key!r} of yours", more_info={"payment_key": payment_key})
+    payment, sheet = found
+    if sheet is None:
+        raise sheets.sheet_not_found(payment.order_sheet_no)
+    return payment, sheet
 
 
 async def _use_coupon(session: AsyncSession, issued_coupon_no: int, order_id: str) -> None:

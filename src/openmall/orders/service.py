@@ -36,6 +36,7 @@ from openmall.kernel.pagination import Page
 from openmall.kernel.timeutil import MallDateTime, to_mall_time, zone
 from openmall.orders import events, states
 from openmall.orders.models import Claim, Order, OrderOption, OrderSequence, Shipment
+from openmall.orders.numbers import OrderNumbers
 
 ZERO = Decimal("0")
 WON = Decimal("1")
@@ -176,15 +177,21 @@ def mall_today(timezone: str, now: datetime | None = None) -> date:
     return to_mall_time(now or utcnow(), timezone).date()
 
 
-async def next_order_id(session: AsyncSession, timezone: str) -> str:
-    """The mall's next order id of today (in its time zone): one atomic upsert that returns the number."""
+async def next_order_id(session: AsyncSession, timezone: str, numbers: OrderNumbers | None = None) -> str:
+    """The mall's next order id of today (in its time zone): one atomic upsert that returns the number —
+    on PostgreSQL through ``numbers`` (its own autocommit connection, so that orders don't queue on the
+    row), else in the session's transaction."""
     day = mall_today(timezone)
+    mall_id = session.info["mall_id"]
     dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(OrderSequence).on_conflict_do_update(
-        index_elements=[OrderSequence.mall_id, OrderSequence.day], set_={"last": OrderSequence.last + 1}
-    ).returning(OrderSequence.last)  # fmt: skip
-    last = (await session.execute(stmt, [{"mall_id": session.info["mall_id"], "day": day, "last": 1}])).scalar_one()
+    if numbers is not None and numbers.usable and dialect == "postgresql":
+        last = await numbers.take(mall_id, day)
+    else:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(OrderSequence).on_conflict_do_update(
+            index_elements=[OrderSequence.mall_id, OrderSequence.day], set_={"last": OrderSequence.last + 1}
+        ).returning(OrderSequence.last)  # fmt: skip
+        last = (await session.execute(stmt, [{"mall_id": mall_id, "day": day, "last": 1}])).scalar_one()
     return f"{day:%Y%m%d}-{last:07d}"
 
 

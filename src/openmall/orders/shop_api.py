@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -130,12 +130,14 @@ async def reserve(mall: CurrentMall, session: DbSession, member: CurrentMember, 
 @router.post("/payments/confirm", status_code=201, response_model=OrderOne,
              responses={402: {"model": ErrorOut, "description": "The card was declined; nothing was ordered"}},
              summary="Pay: the card is charged (or the bank transfer awaited) and the order placed")  # fmt: skip
-async def confirm(mall: CurrentMall, session: DbSession, member: CurrentMember, body: ConfirmIn) -> Response:
+async def confirm(request: Request, mall: CurrentMall, session: DbSession, member: CurrentMember,
+                  body: ConfirmIn) -> Response:  # fmt: skip
     """In one transaction: the sheet is claimed (a paid sheet is a 409), priced again at the reserved amount,
     stock is taken for every item (all or nothing; 409 sold out), the card is charged (a decline is a 402 and
     nothing is kept), coupons are used and mileage spent, and the order is written with the sheet's tracking key.
     A card order is PAY_DONE; a bank transfer waits in DEPOSIT_WAIT with the account, depositor and due date."""
-    b = await payments.confirm(session, mall, member, body.payment_key, body.card_number, body.depositor_name)
+    b = await payments.confirm(session, mall, member, body.payment_key, body.card_number, body.depositor_name,
+                               numbers=request.app.state.order_numbers)  # fmt: skip
     return _order(mall, b, 201)
 
 
