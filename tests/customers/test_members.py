@@ -293,3 +293,20 @@ async def test_service_reads(app, client):
         assert found is not None and await service.member_group(s, found) is None
     async with session_scope(app.state.sessions, "other") as s:
         assert await service.get_member(s, member["member_no"]) is None
+
+
+async def test_refresh_tokens_live_12_hours_or_90_days_with_keep_login(client):
+    from openmall.kernel import clock
+
+    await sign_up(client, "jane")
+    short, kept = await login(client, "jane"), await login(client, "jane", keep_login=True)
+    for tokens, days in ((short, 0.5), (kept, 90)):
+        expires = datetime.fromisoformat(tokens["refresh_token_expires_at"])
+        assert abs((expires - datetime.now(expires.tzinfo)) - timedelta(days=days)) < timedelta(minutes=1)
+    with clock.travel(timedelta(hours=12, minutes=1)):
+        late = await client.post(f"{SHOP}/oauth/token", json={"grant_type": "refresh_token",
+                                                              "refresh_token": short["refresh_token"]})  # fmt: skip
+        assert late.status_code in (400, 401), late.text
+        kept_new = await client.post(f"{SHOP}/oauth/token", json={"grant_type": "refresh_token",
+                                                                  "refresh_token": kept["refresh_token"]})  # fmt: skip
+        assert kept_new.status_code == 200, kept_new.text

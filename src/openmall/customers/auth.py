@@ -1,7 +1,8 @@
 """Member tokens: issued at login, checked on every member call of the Shop API, revoked at logout.
 
-Access tokens (``om_ma_``) last 12 hours, or 90 days with ``keep_login`` (as shopby does); refresh
-tokens (``om_mr_``) last as long as the longer of the two. Both are stored as HMAC digests under the
+Access tokens (``om_ma_``) and refresh tokens (``om_mr_``) last 12 hours, or 90 days with ``keep_login``
+(as shopby does); a refresh within that time answers a new pair whose time counts from the refresh (a
+session that is used stays open; one left alone ends). Both are stored as HMAC digests under the
 server key and shown once. A member call sends ``Authorization: Bearer om_ma_…`` (shopby's own
 ``accessToken: om_ma_…`` header is accepted too).
 """
@@ -24,7 +25,6 @@ from openmall.kernel.tenancy import DbSession
 
 ACCESS = timedelta(hours=12)
 ACCESS_KEEP = timedelta(days=90)
-REFRESH = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ async def issue_tokens(session: AsyncSession, key: bytes, member: Member, keep_l
     row = MemberToken(member_no=member.member_no, access_digest=digest(key, access),
                       refresh_digest=digest(key, refresh), keep_login=keep_login, issued_at=now,
                       access_expires_at=now + (ACCESS_KEEP if keep_login else ACCESS),
-                      refresh_expires_at=now + REFRESH)  # fmt: skip
+                      refresh_expires_at=now + (ACCESS_KEEP if keep_login else ACCESS))  # fmt: skip
     session.add(row)
     await session.flush()
     return MemberTokens(access, refresh, row.access_expires_at, row.refresh_expires_at, keep_login)
