@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from openmall.kernel.money import MAX_AMOUNT, Money, MoneyIn, _no_float
+from openmall.kernel.schemas import Partial as _Partial
+from openmall.kernel.schemas import Strict
 from openmall.kernel.timeutil import MallDateTime
 
 Name = Annotated[str, Field(min_length=1, max_length=250)]
@@ -19,10 +21,6 @@ SignedMoneyIn = Annotated[
     BeforeValidator(_no_float),
     Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, decimal_places=2, allow_inf_nan=False),
 ]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 # ---- input ---------------------------------------------------------------------------------------
@@ -76,19 +74,6 @@ Quantity = Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY)]
 OptionName = Annotated[str, Field(min_length=1, max_length=50)]
 OptionValue = Annotated[str, Field(min_length=1, max_length=50)]
 BrandName = Annotated[str, Field(min_length=1, max_length=100)]
-
-
-class _Partial(Strict):
-    """A partial update: omitted fields stay as they are; ``null`` only where a field may be empty."""
-
-    NULLABLE: ClassVar[frozenset[str]] = frozenset()
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_null(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None and info.field_name not in cls.NULLABLE:
-            raise ValueError(f"{info.field_name} may be left out, but not set to null")
-        return value
 
 
 class ProductUpdate(_Partial):

@@ -9,9 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from openmall.kernel.money import MAX_AMOUNT, Money, _no_float
+from openmall.kernel.schemas import Partial as _Partial
+from openmall.kernel.schemas import Strict
 from openmall.kernel.timeutil import MallDateTime
 
 MemberIdStr = Annotated[
@@ -36,23 +38,6 @@ SignedAmount = Annotated[
           description="Signed decimal string: \"5000\" adds, \"-5000\" takes away.", examples=["-5000"]),
 ]  # fmt: skip
 RowNo = Annotated[int, Field(ge=1, le=2**63 - 1)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class _Partial(Strict):
-    """A partial update: omitted fields stay as they are; ``null`` only where a field may be empty."""
-
-    NULLABLE: ClassVar[frozenset[str]] = frozenset()
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_null(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None and info.field_name not in cls.NULLABLE:
-            raise ValueError(f"{info.field_name} may be left out, but not set to null")
-        return value
 
 
 class Out(BaseModel):

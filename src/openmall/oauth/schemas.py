@@ -7,17 +7,14 @@ import re
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from openmall.kernel.schemas import Strict
 from openmall.oauth import scopes as scope_registry
 
 LOGIN_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 Password = Annotated[str, Field(min_length=10, max_length=200)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 def _loopback(host: str) -> bool:

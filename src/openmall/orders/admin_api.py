@@ -8,12 +8,13 @@ from typing import Annotated
 
 from fastapi import Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from openmall.kernel.errors import ErrorOut
 from openmall.kernel.pagination import PageParams
 from openmall.kernel.params import MAX_INT
 from openmall.kernel.representation import FieldsQuery, View
+from openmall.kernel.schemas import Strict
 from openmall.kernel.tenancy import CurrentMall, DbSession, ReadSession
 from openmall.oauth.guard import AdminRouter
 from openmall.orders import claims, service
@@ -30,10 +31,6 @@ EndDate = Annotated[str | None, Query(description="Orders to this day (YYYY-MM-D
 Status = Annotated[str | None, Query(description="Order status(es), comma-separated (OR).", examples=["PAY_DONE"])]
 MemberNo = Annotated[int | None, Query(ge=1, le=MAX_INT, description="Only this member's orders.")]
 CONFLICT = {409: {"model": ErrorOut, "description": "The state machine forbids it; the message names what may follow"}}
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class StatusIn(Strict):

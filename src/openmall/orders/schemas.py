@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from openmall.kernel.money import MAX_AMOUNT, Money, _no_float
+from openmall.kernel.schemas import Strict
 from openmall.kernel.timeutil import MallDateTime
 from openmall.orders.cart import MAX_QUANTITY
 
@@ -34,10 +35,6 @@ WholeMoneyIn = Annotated[
     Field(ge=0, le=MAX_AMOUNT, decimal_places=2, allow_inf_nan=False,
           description='A whole amount as a decimal string, e.g. "3000" (KRW has no minor unit).'),
 ]  # fmt: skip
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class Out(BaseModel):

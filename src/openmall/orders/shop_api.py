@@ -9,13 +9,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from openmall.customers.auth import CurrentMember
 from openmall.kernel.errors import ERROR_RESPONSES, ErrorOut
 from openmall.kernel.money import Money, MoneyIn
 from openmall.kernel.pagination import PageParams
 from openmall.kernel.representation import View
+from openmall.kernel.schemas import Strict
 from openmall.kernel.tenancy import CurrentMall, DbSession
 from openmall.orders import claims, payments, service
 from openmall.orders.service import ClaimOut, OrderOut
@@ -30,10 +31,6 @@ router = APIRouter(prefix="/api/v2/shop", tags=["Shop API: payments and orders"]
 OrderId = Annotated[str, Path(min_length=1, max_length=20, description="The order id, e.g. 20261124-0000001.")]
 StartDate = Annotated[str | None, Query(description="From this day (YYYY-MM-DD, the mall's time zone), included.")]
 EndDate = Annotated[str | None, Query(description="To this day (YYYY-MM-DD, the mall's time zone), included.")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class ReserveIn(Strict):

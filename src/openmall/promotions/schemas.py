@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from openmall.kernel.money import Money, MoneyIn, _no_float
+from openmall.kernel.schemas import Partial, Strict
 from openmall.kernel.timeutil import MallDateTime
 
 Kind = Literal["PRODUCT", "CART", "SHIPPING"]
@@ -26,10 +27,6 @@ Rate = Annotated[
 ]
 IssueCount = Annotated[int, Field(strict=True, ge=1, le=100_000_000)]
 CouponName = Annotated[str, Field(min_length=1, max_length=100)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class OptionValue(Strict):
@@ -78,7 +75,7 @@ class CouponIn(Strict):
     status: Status = "ACTIVE"
 
 
-class CouponUpdate(Strict):
+class CouponUpdate(Partial):
     __doc__ = "A partial change: omitted fields stay as they are. " + _TARGETS
 
     NULLABLE: ClassVar[frozenset[str]] = frozenset(
@@ -100,13 +97,6 @@ class CouponUpdate(Strict):
     ends_at: AwareDatetime | None = None
     max_issue_count: IssueCount | None = Field(default=None, description="null: no limit.")
     status: Status | None = Field(default=None, description="STOPPED: nobody can download or use it any more.")
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_null(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None and info.field_name not in cls.NULLABLE:
-            raise ValueError(f"{info.field_name} may be left out, but not set to null")
-        return value
 
 
 class IssueIn(Strict):
