@@ -309,6 +309,19 @@ async def list_addresses(session: AsyncSession, member_no: int) -> list[Address]
     return list(rows.all())
 
 
+async def find_address(session: AsyncSession, member_no: int, address_no: int) -> Address | None:
+    """One of the member's addresses, or None (another member's is None too)."""
+    return await session.scalar(select(Address).where(Address.address_no == address_no, Address.member_no == member_no))
+
+
+async def default_address(session: AsyncSession, member_no: int) -> Address | None:
+    """The member's default address, if any."""
+    return await session.scalar(
+        select(Address).where(Address.member_no == member_no, Address.is_default.is_(True))
+        .order_by(Address.address_no).limit(1)
+    )  # fmt: skip
+
+
 async def _address(session: AsyncSession, member_no: int, address_no: int) -> Address:
     found = await session.scalar(
         select(Address).where(Address.address_no == address_no, Address.member_no == member_no)

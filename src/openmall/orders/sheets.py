@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openmall.customers import service as customers
 from openmall.customers.models import Address, Member
 from openmall.kernel.db import utcnow
 from openmall.kernel.errors import ApiError, Conflict, InvalidInput, NotFound
@@ -405,11 +406,8 @@ def _address_of(row: Address) -> dict[str, Any]:
 
 
 async def default_address(session: AsyncSession, member_no: int) -> dict[str, Any] | None:
-    row = await session.scalar(
-        select(Address).where(Address.member_no == member_no)
-        .order_by(Address.is_default.desc(), Address.address_no).limit(1)
-    )  # fmt: skip
-    return _address_of(row) if row is not None and row.is_default else None
+    row = await customers.default_address(session, member_no)
+    return _address_of(row) if row is not None else None
 
 
 async def _address(
@@ -418,9 +416,7 @@ async def _address(
     if choices.shipping_address is not None:
         return {"address_no": None, **choices.shipping_address}
     if choices.address_no is not None:
-        row = await session.scalar(
-            select(Address).where(Address.address_no == choices.address_no, Address.member_no == member.member_no)
-        )
+        row = await customers.find_address(session, member.member_no, choices.address_no)
         if row is None:
             problems.append(Problem("address_no", f"No address {choices.address_no} of yours"))
             return None
