@@ -35,6 +35,39 @@ STOREFRONT = "test-storefront"  # the client id the test client sends in X-Clien
 load_all()
 
 
+def worker_database_url() -> str | None:
+    """The PostgreSQL database this test process may wipe: ``OPENMALL_TEST_DATABASE_URL`` itself, or, under
+    pytest-xdist, a database of the worker's own beside it (``test_gw0``, ``test_gw1``, …)."""
+    raw = os.environ.get(PG_ENV)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not raw or not worker:
+        return raw
+    base, _, name = raw.rpartition("/")
+    return f"{base}/{name.split('?')[0]}_{worker}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, make the worker's own PostgreSQL database if it is not there yet."""
+    url, raw = worker_database_url(), os.environ.get(PG_ENV)
+    if not url or url == raw:
+        return
+    import asyncio
+
+    import asyncpg
+
+    async def create() -> None:
+        server = normalize_database_url(raw).replace("+asyncpg", "").rsplit("/", 1)[0]
+        admin = await asyncpg.connect(server + "/postgres")
+        try:
+            name = url.rsplit("/", 1)[1]
+            if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+
+
 async def _reset_postgres(url: str) -> None:
     engine = create_engine(url)
     async with engine.begin() as conn:
@@ -57,7 +90,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'openmall.db'}"
     else:
-        raw = os.environ.get(PG_ENV)
+        raw = worker_database_url()
         if not raw:
             pytest.skip(f"PostgreSQL run skipped: set {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
         url = normalize_database_url(raw)

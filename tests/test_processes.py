@@ -38,9 +38,9 @@ from openmall.kernel.secrets import digest, new_secret
 from openmall.malls import service as malls
 from openmall.oauth import service as oauth
 from openmall.oauth.models import Install, Token
-from tests.conftest import _reset_postgres, assert_error
+from tests.conftest import _reset_postgres, assert_error, worker_database_url
 
-PG_URL = os.environ.get("OPENMALL_TEST_DATABASE_URL")
+PG_URL = worker_database_url()
 REDIS_URL = os.environ.get("OPENMALL_TEST_REDIS_URL")
 
 pytestmark = pytest.mark.skipif(

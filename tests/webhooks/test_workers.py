@@ -37,9 +37,9 @@ from openmall.oauth import service as oauth
 from openmall.webhooks import service as webhooks
 from openmall.webhooks.models import Attempt, Delivery
 from openmall.webhooks.worker import Worker
-from tests.conftest import _reset_postgres
+from tests.conftest import _reset_postgres, worker_database_url
 
-PG_URL = os.environ.get("OPENMALL_TEST_DATABASE_URL")
+PG_URL = worker_database_url()
 
 needs_pg = pytest.mark.skipif(
     not PG_URL,
