@@ -26,8 +26,11 @@ DEMO_OPERATOR = ("admin", "demo-admin-1234")  # printed by `openmall serve`; a d
 DEMO_DEVELOPER = ("developer@example.com", "demo-developer-1234")
 DEMO_STOREFRONT = "demo-storefront"  # the client id of the demo mall's storefront app (client ids are public)
 DEMO_BACKOFFICE = "demo-backoffice"  # the demo mall's own back-office app: `openmall app token demo-backoffice`
-BACKOFFICE_SCOPES = [f"mall.{kind}_{group}" for group in ("order", "customer", "mileage", "promotion", "product",
-                                                           "shipping", "application") for kind in ("read", "write")]
+BACKOFFICE_SCOPES = [
+    f"mall.{kind}_{group}"
+    for group in ("order", "customer", "mileage", "promotion", "product", "shipping", "application")
+    for kind in ("read", "write")
+]
 CHUNK = 1000
 
 # top-level category -> sub-categories
