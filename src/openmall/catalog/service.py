@@ -31,6 +31,7 @@ from openmall.catalog.schemas import (
 from openmall.kernel.bulk import analyze, bulk_insert
 from openmall.kernel.db import utcnow
 from openmall.kernel.errors import Conflict, InvalidInput, NotFound
+from openmall.kernel.fastsql import Statement, in_mall
 from openmall.kernel.money import CENT, MAX_AMOUNT, format_money
 from openmall.kernel.pagination import Page
 from openmall.kernel.params import parse_choice, parse_int_list, parse_money, parse_text
@@ -708,29 +709,35 @@ class VariantFacts:
     category_nos: frozenset[int]
 
 
-async def variant_facts(session: AsyncSession, variant_nos: Iterable[int]) -> dict[int, VariantFacts]:
-    """The variants of the session's mall among ``variant_nos`` (others are simply absent): two queries."""
+_VARIANT_FACTS = Statement(lambda many: (
+    select(Variant.variant_no, Variant.product_no, Variant.variant_code, Variant.option_values,
+           Variant.additional_amount, Variant.quantity, Variant.display, Variant.selling,
+           Product.name, Product.price, Product.display.label("product_display"),
+           Product.selling.label("product_selling"))
+    .join(Product, Product.product_no == Variant.product_no)
+    .where(many(Variant.variant_no, "nos"), in_mall(Variant),
+           in_mall(Product))
+))  # fmt: skip
+_PRODUCT_CATEGORIES = Statement(lambda many: (
+    select(ProductCategory.product_no, ProductCategory.category_no)
+    .where(many(ProductCategory.product_no, "nos"), in_mall(ProductCategory))
+))  # fmt: skip
+
+
+async def variant_facts(
+    session: AsyncSession, variant_nos: Iterable[int], *, categories: bool = True
+) -> dict[int, VariantFacts]:
+    """The variants of the session's mall among ``variant_nos`` (others are simply absent): one query, and one
+    more for their products' categories unless ``categories`` is False (their ``category_nos`` are then empty)."""
     nos = sorted(set(variant_nos))
     if not nos:
         return {}
-    rows = (await session.execute(
-        select(Variant.variant_no, Variant.product_no, Variant.variant_code, Variant.option_values,
-               Variant.additional_amount, Variant.quantity, Variant.display, Variant.selling,
-               Product.name, Product.price, Product.display.label("product_display"),
-               Product.selling.label("product_selling"))
-        .join(Product, Product.product_no == Variant.product_no)
-        .where(Variant.variant_no.in_(nos))
-    )).all()  # fmt: skip
-    categories: dict[int, set[int]] = defaultdict(set)
+    rows = await _VARIANT_FACTS.all(session, nos=nos)
+    linked: dict[int, set[int]] = defaultdict(set)
     product_nos = sorted({r.product_no for r in rows})
-    if product_nos:
-        links = await session.execute(
-            select(ProductCategory.product_no, ProductCategory.category_no).where(
-                ProductCategory.product_no.in_(product_nos)
-            )
-        )
-        for product_no, category_no in links.all():
-            categories[product_no].add(category_no)
+    if product_nos and categories:
+        for product_no, category_no in await _PRODUCT_CATEGORIES.all(session, nos=product_nos):
+            linked[product_no].add(category_no)
     return {
         r.variant_no: VariantFacts(
             r.variant_no,
@@ -743,7 +750,7 @@ async def variant_facts(session: AsyncSession, variant_nos: Iterable[int]) -> di
             r.quantity,
             bool(r.display and r.product_display),
             bool(r.selling and r.product_selling),
-            frozenset(categories.get(r.product_no, ())),
+            frozenset(linked.get(r.product_no, ())),
         )  # fmt: skip
         for r in rows
     }

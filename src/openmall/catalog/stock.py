@@ -5,9 +5,10 @@ of the last units cannot both take them, and stock never goes below zero (the co
 ``take_all`` takes every line of an order or none (it gives back what it took before raising).
 
 The storefront's documents (``catalog.documents``) show a variant as in stock or sold out, nothing finer: a take
-that leaves a variant with stock changes nothing the storefront sees, so its UPDATE tells the catalog's safety net
-to leave the documents alone (``documents.KEEPS_DOCUMENTS``), and only a variant that reaches 0 re-renders its
-product (``documents.refresh``). Stock given back re-renders, and stock back from 0 emits ``product.restocked``.
+that leaves a variant with stock changes nothing the storefront sees, so its UPDATE (a prebuilt ``kernel.fastsql``
+statement, which the catalog's ORM safety net does not watch) leaves the documents alone, and only a variant that
+reaches 0 re-renders its product (``documents.refresh``). Stock given back re-renders, and stock back from 0 emits
+``product.restocked``.
 
 Locks: ``take_all`` first locks the products (``SELECT … FOR UPDATE``, ascending, in the same query that finds the
 variants' products) and then updates the variants by product and variant number, as every change of a product's
@@ -19,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.catalog import documents, events
 from openmall.catalog.models import Product, Variant
 from openmall.kernel.errors import Conflict
+from openmall.kernel.fastsql import Statement, in_mall
 
 
 class SoldOut(Conflict):
@@ -89,25 +91,30 @@ async def take_all(session: AsyncSession, wanted: Mapping[int, int]) -> None:
         await documents.refresh(session, sorted(emptied))
 
 
+_LOCK_OWNERS = Statement(lambda many: (
+    select(Variant.variant_no, Variant.product_no).join(Product, Product.product_no == Variant.product_no)
+    .where(many(Variant.variant_no, "nos"), in_mall(Variant),
+           in_mall(Product))
+    .order_by(Variant.product_no, Variant.variant_no).with_for_update(of=Product)
+))  # fmt: skip
+# the storefront's documents are left alone: ``take_all`` re-renders the product of a variant that reaches 0
+_TAKE = Statement(
+    update(Variant).where(Variant.variant_no == bindparam("b_variant_no"), Variant.quantity >= bindparam("b_quantity"),
+                          in_mall(Variant))
+    .values(quantity=Variant.quantity - bindparam("b_quantity")).returning(Variant.quantity)
+)  # fmt: skip
+
+
 async def _lock_owners(session: AsyncSession, variant_nos: list[int]) -> dict[int, int]:
     """variant_no → product_no, with the products' rows locked in ascending order (one query)."""
     if not variant_nos:
         return {}
-    return dict((await session.execute(
-        select(Variant.variant_no, Variant.product_no).join(Product, Product.product_no == Variant.product_no)
-        .where(Variant.variant_no.in_(variant_nos)).order_by(Variant.product_no, Variant.variant_no)
-        .with_for_update(of=Product)
-    )).all())  # fmt: skip
+    return dict(await _LOCK_OWNERS.all(session, nos=variant_nos))
 
 
 async def _take_returning(session: AsyncSession, variant_no: int, quantity: int) -> int | None:
-    """Take in one conditional UPDATE; the stock left, or None (nothing changed) when short. The documents are
-    left as they were: the caller re-renders the product of a variant that reaches 0 (``take_all``)."""
-    return await session.scalar(
-        update(Variant).where(Variant.variant_no == variant_no, Variant.quantity >= quantity)
-        .values(quantity=Variant.quantity - quantity).returning(Variant.quantity)
-        .execution_options(synchronize_session=False, **{documents.KEEPS_DOCUMENTS: True})
-    )  # fmt: skip
+    """Take in one conditional UPDATE; the stock left, or None (nothing changed) when short."""
+    return await _TAKE.scalar(session, b_variant_no=variant_no, b_quantity=quantity)
 
 
 async def give_back(session: AsyncSession, returned: Mapping[int, int]) -> None:

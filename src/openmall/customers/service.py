@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.customers import events
@@ -24,6 +24,7 @@ from openmall.kernel import passwords
 from openmall.kernel.db import UTCDateTime, utcnow
 from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from openmall.kernel.events import emit
+from openmall.kernel.fastsql import Statement, in_mall
 from openmall.kernel.pagination import Page
 from openmall.kernel.passwords import hash_password
 
@@ -314,12 +315,18 @@ async def find_address(session: AsyncSession, member_no: int, address_no: int) -
     return await session.scalar(select(Address).where(Address.address_no == address_no, Address.member_no == member_no))
 
 
-async def default_address(session: AsyncSession, member_no: int) -> Address | None:
-    """The member's default address, if any."""
-    return await session.scalar(
-        select(Address).where(Address.member_no == member_no, Address.is_default.is_(True))
-        .order_by(Address.address_no).limit(1)
-    )  # fmt: skip
+_DEFAULT_ADDRESS = Statement(
+    select(Address.address_no, Address.receiver_name, Address.receiver_phone, Address.zip_code, Address.address1,
+           Address.address2)
+    .where(Address.member_no == bindparam("member_no"), Address.is_default.is_(True),
+           in_mall(Address))
+    .order_by(Address.address_no).limit(1)
+)  # fmt: skip
+
+
+async def default_address(session: AsyncSession, member_no: int) -> Any | None:
+    """The member's default address, if any (a row with the address's fields, read-only)."""
+    return await _DEFAULT_ADDRESS.first(session, member_no=member_no)
 
 
 async def _address(session: AsyncSession, member_no: int, address_no: int) -> Address:

@@ -140,8 +140,11 @@ def _option_values(raw: Sequence[dict[str, Any]] | None) -> tuple[tuple[str, str
     return tuple((str(o.get("name", "")), str(o.get("value", ""))) for o in raw or ())
 
 
-async def sellables(session: AsyncSession, variant_nos: Iterable[int]) -> dict[int, Sellable]:
-    """The variants of the session's mall among ``variant_nos`` (others are simply absent), from the catalog."""
+async def sellables(
+    session: AsyncSession, variant_nos: Iterable[int], *, categories: bool = True
+) -> dict[int, Sellable]:
+    """The variants of the session's mall among ``variant_nos`` (others are simply absent), from the catalog;
+    without their categories (which only coupons target) when ``categories`` is False."""
     return {
         no: Sellable(
             variant_no=f.variant_no,
@@ -157,7 +160,7 @@ async def sellables(session: AsyncSession, variant_nos: Iterable[int]) -> dict[i
             selling=f.selling,
             category_nos=f.category_nos,
         )
-        for no, f in (await catalog.variant_facts(session, variant_nos)).items()
+        for no, f in (await catalog.variant_facts(session, variant_nos, categories=categories)).items()
     }
 
 

@@ -30,13 +30,14 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.catalog import stock
 from openmall.customers.models import Member
 from openmall.kernel.db import utcnow
 from openmall.kernel.errors import ApiError, Conflict, InvalidInput, NotFound
+from openmall.kernel.fastsql import Statement, in_mall
 from openmall.kernel.money import format_money
 from openmall.kernel.timeutil import iso
 from openmall.malls.service import MallInfo
@@ -80,7 +81,7 @@ def _amount_changed(q: sheets.Quote, seen: Decimal) -> Conflict:
 
 
 async def _orderable_quote(session: AsyncSession, member: Member, sheet: OrderSheet, amount: Decimal) -> sheets.Quote:
-    q = await sheets.quote(session, member, sheet)
+    q = await sheets.quote(session, member, sheet, list_coupons=False)
     if q.invalid_reasons or q.priced is None:
         raise _not_orderable(q)
     if q.amount_to_pay != amount:
@@ -170,13 +171,8 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
         raise InvalidInput("card_number is required to pay by card", field="card_number")
     q = await _orderable_quote(session, member, sheet, payment.amount)
     assert q.priced is not None
-    claimed = await session.execute(
-        update(OrderSheet).where(OrderSheet.sheet_no == sheet.sheet_no, OrderSheet.status == sheets.OPEN)
-        .values(status=sheets.ORDERED).execution_options(synchronize_session=False)
-    )  # fmt: skip
-    if claimed.rowcount != 1:
-        await session.refresh(sheet)
-        raise _sheet_paid(sheet)
+    if await _CLAIM_SHEET.execute(session, b_sheet_no=sheet.sheet_no) != 1:
+        raise _sheet_paid(await sheets.get_sheet(session, member.member_no, sheet.order_sheet_no))
     wanted: dict[int, int] = {}
     for line in q.lines:
         wanted[line.variant_no] = wanted.get(line.variant_no, 0) + line.quantity
@@ -217,21 +213,29 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
     return b
 
 
+_PAYMENT_AND_SHEET = Statement(
+    select(*[c.label(f"p_{c.key}") for c in Payment.__table__.c],
+           *[c.label(f"s_{c.key}") for c in OrderSheet.__table__.c])
+    .outerjoin(OrderSheet, and_(OrderSheet.order_sheet_no == Payment.order_sheet_no,
+                                OrderSheet.member_no == Payment.member_no,
+                                in_mall(OrderSheet)))
+    .where(Payment.payment_key == bindparam("payment_key"), Payment.member_no == bindparam("member_no"),
+           in_mall(Payment))
+)  # fmt: skip
+
+
 async def _payment_and_sheet(session: AsyncSession, member_no: int, payment_key: str) -> tuple[Payment, OrderSheet]:
     """The member's payment and its sheet, in one query (404 for either missing, as ``get_payment`` and
-    ``sheets.get_sheet`` answer)."""
-    found = (await session.execute(
-        select(Payment, OrderSheet)
-        .outerjoin(OrderSheet, and_(OrderSheet.order_sheet_no == Payment.order_sheet_no,
-                                    OrderSheet.member_no == member_no))
-        .where(Payment.payment_key == payment_key, Payment.member_no == member_no)
-    )).first()  # fmt: skip
+    ``sheets.get_sheet`` answer), as objects to read (they are not in the session: changes go through
+    statements)."""
+    found = await _PAYMENT_AND_SHEET.first(session, payment_key=payment_key, member_no=member_no)
     if found is None:
         raise NotFound(f"No payment {payment_key!r} of yours", more_info={"payment_key": payment_key})
-    payment, sheet = found
-    if sheet is None:
+    row = found._asdict()
+    payment = Payment(**{k[2:]: v for k, v in row.items() if k.startswith("p_")})
+    if row["s_sheet_no"] is None:
         raise sheets.sheet_not_found(payment.order_sheet_no)
-    return payment, sheet
+    return payment, OrderSheet(**{k[2:]: v for k, v in row.items() if k.startswith("s_")})
 
 
 async def _use_coupon(session: AsyncSession, issued_coupon_no: int, order_id: str) -> None:
@@ -240,9 +244,29 @@ async def _use_coupon(session: AsyncSession, issued_coupon_no: int, order_id: st
     await promotions.use(session, issued_coupon_no, order_id)
 
 
+_CLAIM_SHEET = Statement(
+    update(OrderSheet).where(OrderSheet.sheet_no == bindparam("b_sheet_no"), OrderSheet.status == sheets.OPEN,
+                             in_mall(OrderSheet))
+    .values(status=sheets.ORDERED)
+)  # fmt: skip
+_SHEET_ORDERED = Statement(
+    update(OrderSheet).where(OrderSheet.sheet_no == bindparam("b_sheet_no"), in_mall(OrderSheet))
+    .values(order_id=bindparam("b_order_id"))
+)  # fmt: skip
+_PAYMENT_DONE = Statement(
+    update(Payment).where(Payment.payment_no == bindparam("b_payment_no"), in_mall(Payment))
+    .values(order_id=bindparam("b_order_id"), status=bindparam("b_status"), approved_at=bindparam("b_approved_at"),
+            gateway_tx_id=bindparam("b_gateway_tx_id"))
+)  # fmt: skip
+_INSERT_ORDER = Statement(insert(Order).returning(Order.order_no))
+_INSERT_OPTION = Statement(insert(OrderOption).returning(OrderOption.order_option_no))
+
+
 async def _write_order(session: AsyncSession, mall: MallInfo, member: Member, sheet: OrderSheet, q: sheets.Quote,
                        payment: Payment, order_id: str, paid_now: bool, approval: gateways.Approval | None,
                        depositor_name: str | None) -> service.Bundle:  # fmt: skip
+    """The order and its options as prebuilt statements (``kernel.fastsql``); the sheet and the payment point at
+    it. Answers the order as objects to render (not in the session)."""
     priced = q.priced
     assert priced is not None
     now = utcnow()
@@ -252,41 +276,42 @@ async def _write_order(session: AsyncSession, mall: MallInfo, member: Member, sh
         due = now + timedelta(days=DEPOSIT_DAYS)
         deposit = {**BANK, "holder": mall.name, "depositor": (depositor_name or member.name or "")[:100],
                    "amount": _money(q.amount_to_pay), "due_at": iso(due, mall.timezone)}  # fmt: skip
-    order = Order(
+    zero = Decimal("0")
+    order = dict(
         order_id=order_id, member_no=member.member_no, order_sheet_no=sheet.order_sheet_no, status=status,
         pay_type=payment.pay_type, tracking_key=sheet.tracking_key, channel_type=sheet.channel_type,
         product_amount=priced.product_amount, cart_coupon_discount=priced.cart_coupon_discount,
         shipping_fee=priced.shipping_fee, shipping_coupon_discount=priced.shipping_coupon_discount,
-        mileage_used=priced.mileage, pay_amount=priced.amount_to_pay,
+        mileage_used=priced.mileage, pay_amount=priced.amount_to_pay, refunded_amount=zero, refunded_mileage=zero,
+        mileage_earned=zero,
         coupons=[{"issued_coupon_no": c.issued_coupon_no, "kind": c.kind, "variant_no": c.line_key,
                   "discount": _money(c.discount)} for c in q.coupons],
         priced=_priced_json(priced),
         orderer={"name": member.name, "email": member.email, "mobile": member.mobile},
         shipping_address=dict(q.address or {}), deposit=deposit, created_at=now, updated_at=now,
-        paid_at=now if paid_now else None,
+        paid_at=now if paid_now else None, confirmed_at=None,
     )  # fmt: skip
-    session.add(order)
-    await session.flush()
+    order_no = await _INSERT_ORDER.scalar(session, **order)
     by_key = {int(p.key): p for p in priced.lines}
     options = []
     for line in q.lines:
         p = by_key[line.variant_no]
-        options.append(OrderOption(
-            order_no=order.order_no, product_no=line.product_no, variant_no=line.variant_no,
+        option = dict(
+            order_no=order_no, product_no=line.product_no, variant_no=line.variant_no,
             product_name=line.product_name[:250], option_text=line.option_text[:250], quantity=line.quantity,
             claimed_quantity=0, sale_price=line.sale_price, immediate_discount=p.immediate_discount,
             option_price=line.option_price, additional_discount=p.additional_discount,
             product_coupon_discount=p.product_coupon_discount, cart_coupon_share=p.cart_coupon_share,
             basis_amount=p.basis_amount, status=status, shipping_group=str(p.shipping_group),
-        ))  # fmt: skip
-    session.add_all(options)
-    payment.order_id = order_id
-    if paid_now:
-        payment.status, payment.approved_at = APPROVED, now
-        payment.gateway_tx_id = approval.tx_id if approval is not None else None
-    sheet.status, sheet.order_id = sheets.ORDERED, order_id
-    await session.flush()
-    return service.Bundle(order, options, [])
+        )  # fmt: skip
+        no = await _INSERT_OPTION.scalar(session, **option)
+        options.append(OrderOption(order_option_no=no, mall_id=mall.mall_id, **option))
+    await _PAYMENT_DONE.execute(session, b_payment_no=payment.payment_no, b_order_id=order_id,
+                                b_status=APPROVED if paid_now else payment.status,
+                                b_approved_at=now if paid_now else None,
+                                b_gateway_tx_id=approval.tx_id if approval is not None else None)  # fmt: skip
+    await _SHEET_ORDERED.execute(session, b_sheet_no=sheet.sheet_no, b_order_id=order_id)
+    return service.Bundle(Order(order_no=order_no, mall_id=mall.mall_id, **order), options, [])
 
 
 async def mark_deposited(session: AsyncSession, order: Order) -> None:

@@ -276,12 +276,16 @@ def _line_message(s: cart.Sellable | None, reason: str, name: str = "") -> str:
     return f"{label}: {cart.REASONS[reason]}"
 
 
-async def quote(session: AsyncSession, member: Member, sheet: OrderSheet, choices: Choices | None = None) -> Quote:
+async def quote(session: AsyncSession, member: Member, sheet: OrderSheet, choices: Choices | None = None, *,
+                list_coupons: bool = True) -> Quote:  # fmt: skip
     """Price the sheet as of now under ``choices`` (default: the sheet's last ones). Never raises for stale data:
-    what keeps the sheet from being ordered is in ``invalid_reasons``."""
+    what keeps the sheet from being ordered is in ``invalid_reasons``. ``list_coupons`` False: the caller will not
+    list the coupons usable on the sheet (payment), so the items' categories (which only coupons target) are read
+    only when a coupon is chosen."""
     choices = Choices.from_json(sheet.choices) if choices is None else choices
     problems: list[Problem] = []
-    facts = await cart.sellables(session, (e["variant_no"] for e in sheet.items))
+    categories = list_coupons or bool(choices.coupon_nos())
+    facts = await cart.sellables(session, (e["variant_no"] for e in sheet.items), categories=categories)
     lines: list[QuoteLine] = []
     price_lines: list[pricing.Line] = []
     for entry in sheet.items:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openmall.kernel.fastsql import Statement, in_mall
 from openmall.orders import pricing
 from openmall.orders.models import ShippingPolicy
 
@@ -45,9 +46,15 @@ DEFAULT = MallShipping(DEFAULT_BASE_FEE, DEFAULT_FREE_OVER, DEFAULT_REMOTE_SURCH
                        is_default=True)  # fmt: skip
 
 
+_POLICY = Statement(
+    select(ShippingPolicy.base_fee, ShippingPolicy.free_over, ShippingPolicy.remote_surcharge,
+           ShippingPolicy.remote_zip_prefixes).where(in_mall(ShippingPolicy))
+)  # fmt: skip
+
+
 async def get_policy(session: AsyncSession) -> MallShipping:
     """The mall's shipping policy (the defaults when it has none)."""
-    row = await session.scalar(select(ShippingPolicy))
+    row = await _POLICY.first(session)
     if row is None:
         return DEFAULT
     return MallShipping(row.base_fee, row.free_over, row.remote_surcharge, tuple(row.remote_zip_prefixes or ()))
