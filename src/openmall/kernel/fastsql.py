@@ -91,7 +91,7 @@ class Statement:
     async def _run(self, session: AsyncSession, values: Any, *, count: bool = False, many: bool = False) -> Any:
         if session.new or session.deleted or session.dirty:
             await session.flush()  # as the ORM's autoflush: the statement sees the unit of work's changes
-        conn = await session.connection()
+        conn, driver = await _connection(session)
         dialect = conn.dialect
         stmt, needs_mall, writes = self.statement(dialect.name)
         if writes and session.info.get("read_only"):
@@ -112,7 +112,6 @@ class Statement:
         plan = self._pg.get(keys)
         if plan is None:
             plan = self._pg[keys] = _Plan(stmt, dialect, keys)
-        driver = await _driver(conn)
         if many:
             await driver.executemany(plan.sql, [plan.args(r) for r in rows])
             return None
@@ -189,12 +188,22 @@ def _rowcount(status: str | None) -> int:
         return -1
 
 
-async def _driver(conn: Any) -> Any:
-    """The asyncpg connection under SQLAlchemy's, inside its transaction (begun now if no statement has run)."""
-    adapted = (await conn.get_raw_connection()).dbapi_connection
-    if adapted._transaction is None and adapted.isolation_level != "autocommit":  # noqa: SLF001
-        await adapted._start_transaction()  # noqa: SLF001 - as SQLAlchemy's own cursor does before its first statement
-    return adapted.driver_connection
+async def _connection(session: AsyncSession) -> tuple[Any, Any]:
+    """The session's connection and, on PostgreSQL, the asyncpg connection under it, inside the session's
+    transaction (begun now if no statement has run yet); kept for the rest of that transaction."""
+    tx = session.sync_session.get_transaction()
+    kept = session.info.get("_fastsql")
+    if tx is not None and kept is not None and kept[0] is tx:
+        return kept[1], kept[2]
+    conn = await session.connection()
+    driver = None
+    if conn.dialect.name == "postgresql":
+        adapted = (await conn.get_raw_connection()).dbapi_connection
+        if adapted._transaction is None and adapted.isolation_level != "autocommit":  # noqa: SLF001
+            await adapted._start_transaction()  # noqa: SLF001 - as SQLAlchemy's cursor does before its first statement
+        driver = adapted.driver_connection
+    session.info["_fastsql"] = (session.sync_session.get_transaction(), conn, driver)
+    return conn, driver
 
 
 def _check_tenancy(stmt: Any) -> bool:

@@ -162,8 +162,9 @@ async def get_payment(session: AsyncSession, member_no: int, payment_key: str) -
 
 async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment_key: str,
                   card_number: str | None = None, depositor_name: str | None = None,
-                  numbers: OrderNumbers | None = None) -> service.Bundle:  # fmt: skip
-    """Confirm a reserved payment: the order is placed (see the module's docstring for the steps)."""
+                  numbers: OrderNumbers | None = None) -> tuple[service.Bundle, dict[str, Any]]:  # fmt: skip
+    """Confirm a reserved payment: the order is placed (see the module's docstring for the steps). Answers the
+    order and its representation (the events' ``data``, rendered once)."""
     payment, sheet = await _payment_and_sheet(session, member.member_no, payment_key)
     if payment.status == APPROVED or payment.order_id is not None or sheet.status != sheets.OPEN:
         raise _sheet_paid(sheet)
@@ -210,7 +211,7 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
         if approval is not None:
             await gateway.cancel(approval.tx_id)
         raise
-    return b
+    return b, data
 
 
 _PAYMENT_AND_SHEET = Statement(

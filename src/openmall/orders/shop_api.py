@@ -133,9 +133,11 @@ async def confirm(request: Request, mall: CurrentMall, session: DbSession, membe
     stock is taken for every item (all or nothing; 409 sold out), the card is charged (a decline is a 402 and
     nothing is kept), coupons are used and mileage spent, and the order is written with the sheet's tracking key.
     A card order is PAY_DONE; a bank transfer waits in DEPOSIT_WAIT with the account, depositor and due date."""
-    b = await payments.confirm(session, mall, member, body.payment_key, body.card_number, body.depositor_name,
-                               numbers=request.app.state.order_numbers)  # fmt: skip
-    return _order(mall, b, 201)
+    _, data = await payments.confirm(session, mall, member, body.payment_key, body.card_number,
+                                     body.depositor_name, numbers=request.app.state.order_numbers)  # fmt: skip
+    response = View(OrderOut, mall).one("order", data)  # as the events have it: rendered once
+    response.status_code = 201
+    return response
 
 
 @router.get("/profile/orders", response_model=OrderList, summary="The member's orders, newest first")
