@@ -14,12 +14,15 @@ time: there the number is taken in the order's own transaction (``next_order_id`
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
+from typing import Any
 
+from sqlalchemy import make_url
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from openmall.kernel.db import create_engine
+from openmall.config import normalize_database_url
 from openmall.orders.models import OrderSequence
 
 
@@ -32,24 +35,40 @@ def advance_statement(dialect_insert: object = pg_insert) -> object:
 
 
 class OrderNumbers:
-    """The next number of a mall's day, on PostgreSQL, from a small autocommit pool (made on first use)."""
+    """The next number of a mall's day, on PostgreSQL, from a small autocommit asyncpg pool of its own (made on
+    first use), with the upsert compiled once."""
 
     def __init__(self, database_url: str):
         self._url = database_url
-        self._engine: AsyncEngine | None = None
+        self._pool: Any = None
+        self._opening = asyncio.Lock()
+        compiled = advance_statement().compile(  # type: ignore[attr-defined]
+            dialect=postgresql.asyncpg.dialect(), column_keys=["mall_id", "day", "last"]
+        )
+        self._sql, self._order = str(compiled), tuple(compiled.positiontup or ())
+        self._constants = {name: b.effective_value for name, b in compiled.binds.items() if not b.required}
 
     @property
     def usable(self) -> bool:
         return self._url.startswith(("postgresql", "postgres"))
 
     async def take(self, mall_id: str, day: date) -> int:
-        if self._engine is None:
-            self._engine = create_engine(self._url, pool_size=2).execution_options(isolation_level="AUTOCOMMIT")
-        async with self._engine.connect() as conn:
-            result = await conn.execute(advance_statement(), [{"mall_id": mall_id, "day": day, "last": 1}])
-            return int(result.scalar_one())
+        pool = self._pool or await self._open()
+        values = {**self._constants, "mall_id": mall_id, "day": day, "last": 1}
+        async with pool.acquire() as conn:
+            return int(await conn.fetchval(self._sql, *[values[n] for n in self._order]))
+
+    async def _open(self) -> Any:
+        import asyncpg
+
+        async with self._opening:  # the first orders arrive together: open one pool, not one each
+            if self._pool is None:
+                url = make_url(normalize_database_url(self._url)).set(drivername="postgresql")
+                self._pool = await asyncpg.create_pool(url.render_as_string(hide_password=False), min_size=1,
+                                                       max_size=2)  # fmt: skip
+        return self._pool
 
     async def close(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
