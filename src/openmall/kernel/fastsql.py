@@ -23,17 +23,28 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, Column, Delete, Insert, Update, any_, bindparam
+import asyncpg
+from sqlalchemy import ARRAY, Alias, Delete, Insert, Update, any_, bindparam, inspect
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import visitors
-from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ColumnElement
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.sql import operators, visitors
+from sqlalchemy.sql.elements import (
+    BinaryExpression,
+    BindParameter,
+    BooleanClauseList,
+    ColumnClause,
+    ColumnElement,
+    UnaryExpression,
+)
 from sqlalchemy.sql.util import find_tables
 
 from openmall.kernel.db import ALL_MALLS, ReadOnlyError, TenancyError, _mall_owned_tables
 
 Many = Callable[[Any, str], ColumnElement[bool]]
+T = TypeVar("T")
 MALL = "session_mall"  # the bound parameter that carries the session's mall
 
 
@@ -50,21 +61,38 @@ def _many_other(column: Any, name: str) -> ColumnElement[bool]:
     return column.in_(bindparam(name, expanding=True))
 
 
+def columns_of(entity: Any, prefix: str = "") -> list[Any]:
+    """Every mapped column of ``entity``, labelled ``prefix`` + its attribute name (for ``attach``)."""
+    return [prop.columns[0].label(prefix + prop.key) for prop in inspect(entity).column_attrs]
+
+
+def attach(session: AsyncSession, entity: type[T], values: Mapping[str, Any]) -> T:
+    """The ``entity`` whose columns a statement read (every one, as ``columns_of`` selects them) as an object of
+    the session, as if the ORM had loaded it: later changes to it are flushed as usual."""
+    mapper = inspect(entity)
+    key = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
+    found = session.sync_session.identity_map.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    obj = entity(**values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
 class Statement:
     """A statement built once (per dialect), run many times with values on a session's connection."""
 
     def __init__(self, build: Callable[[Many], Any] | Any):
         self._build = build if callable(build) else (lambda _many: build)
-        self._built: dict[str, tuple[Any, bool, bool]] = {}
+        self._built: dict[str, _Built] = {}
         self._pg: dict[tuple[str, ...], _Plan] = {}
 
-    def statement(self, dialect_name: str) -> tuple[Any, bool, bool]:
-        """(the statement for this dialect, whether it takes the session's mall, whether it writes)."""
+    def statement(self, dialect_name: str) -> _Built:
         found = self._built.get(dialect_name)
         if found is None:
             stmt = self._build(_many_pg if dialect_name == "postgresql" else _many_other)
-            needs_mall = _check_tenancy(stmt)
-            found = self._built[dialect_name] = (stmt, needs_mall, isinstance(stmt, Insert | Update | Delete))
+            found = self._built[dialect_name] = _Built(stmt)
         return found
 
     async def all(self, session: AsyncSession, **values: Any) -> list[Any]:
@@ -93,17 +121,21 @@ class Statement:
             await session.flush()  # as the ORM's autoflush: the statement sees the unit of work's changes
         conn, driver = await _connection(session)
         dialect = conn.dialect
-        stmt, needs_mall, writes = self.statement(dialect.name)
-        if writes and session.info.get("read_only"):
+        built = self.statement(dialect.name)
+        stmt = built.stmt
+        if built.writes and session.info.get("read_only"):
             raise ReadOnlyError("this session only reads; write through the request's DbSession")
         rows = values if many else [values]
-        if needs_mall:
+        for r in rows:
+            if not r.keys() <= built.accepts:  # on SQLite a stray column name would become a SET: refuse it
+                raise ValueError(f"fastsql: the statement takes no {', '.join(sorted(r.keys() - built.accepts))}")
+        if built.needs_mall:
             mall_id = session.info.get("mall_id")
             if mall_id in (None, ALL_MALLS):
                 raise TenancyError("a statement on mall-owned tables needs a session bound to one mall")
             for r in rows:
                 r["mall_id" if isinstance(stmt, Insert) else MALL] = mall_id
-        if dialect.name != "postgresql":
+        if driver is None:
             result = await conn.execute(stmt, rows if many else rows[0])
             if many:
                 return None
@@ -112,15 +144,18 @@ class Statement:
         plan = self._pg.get(keys)
         if plan is None:
             plan = self._pg[keys] = _Plan(stmt, dialect, keys)
-        if many:
-            await driver.executemany(plan.sql, [plan.args(r) for r in rows])
-            return None
-        args = plan.args(rows[0])
-        if count:  # asyncpg prepares each SQL once per connection (its statement cache)
-            return _rowcount(await driver.execute(plan.sql, *args))
-        if plan.readers is None:
-            await plan.learn_types(driver)
-        return plan.rows(await driver.fetch(plan.sql, *args))
+        try:
+            if many:
+                await driver.executemany(plan.sql, [plan.args(r) for r in rows])
+                return None
+            args = plan.args(rows[0])
+            if count:  # asyncpg prepares each SQL once per connection (its statement cache)
+                return _rowcount(await driver.execute(plan.sql, *args))
+            if plan.readers is None:
+                await plan.learn_types(driver)
+            return plan.rows(await driver.fetch(plan.sql, *args))
+        except asyncpg.PostgresError as exc:  # as SQLAlchemy raises them (IntegrityError is a 409, say)
+            raise _sqlalchemy_error(exc, plan.sql) from exc
 
 
 class _Plan:
@@ -193,8 +228,8 @@ async def _connection(session: AsyncSession) -> tuple[Any, Any]:
     transaction (begun now if no statement has run yet); kept for the rest of that transaction."""
     tx = session.sync_session.get_transaction()
     kept = session.info.get("_fastsql")
-    if tx is not None and kept is not None and kept[0] is tx:
-        return kept[1], kept[2]
+    if tx is not None and tx.is_active and kept is not None and kept[0] is tx:
+        return kept[1], kept[2]  # (after a failed flush the transaction is not active: connection() refuses)
     conn = await session.connection()
     driver = None
     if conn.dialect.name == "postgresql":
@@ -207,24 +242,55 @@ async def _connection(session: AsyncSession) -> tuple[Any, Any]:
 
 
 def _check_tenancy(stmt: Any) -> bool:
-    """Every mall-owned table the statement touches compares its ``mall_id`` with the session's mall (or, for an
-    INSERT, is the table inserted with the session's mall); True when it does (it takes the session's mall)."""
+    """Every use of a mall-owned table in the statement (each alias and subquery counts) is compared with the
+    session's mall by ``=`` in an AND of its conditions (not under OR or NOT); an INSERT gets the session's mall
+    as its ``mall_id``. True when the statement takes the session's mall."""
     owned = set(_mall_owned_tables())
-    tables = {t for t in find_tables(stmt, include_joins=True, include_selects=True, include_crud=True) if t in owned}
-    if not tables:
-        return False
+    found = find_tables(stmt, include_aliases=True, include_joins=True, include_selects=True, include_crud=True)
+    needed = {t for t in found if _base_table(t) in owned}
+    if isinstance(stmt, Insert):
+        needed.discard(stmt.table)
+    tainted: set[int] = set()  # conditions under OR or NOT do not scope anything
+    for element in visitors.iterate(stmt):
+        if (isinstance(element, BooleanClauseList) and element.operator is operators.or_) or (
+            isinstance(element, UnaryExpression) and element.operator is operators.inv
+        ):
+            tainted.update(id(e) for e in visitors.iterate(element))
     scoped = set()
     for element in visitors.iterate(stmt):
-        if isinstance(element, BinaryExpression):
+        if isinstance(element, BinaryExpression) and element.operator is operators.eq and id(element) not in tainted:
             left, right = element.left, element.right
-            if isinstance(right, Column) and isinstance(left, BindParameter):
+            if isinstance(right, ColumnClause) and isinstance(left, BindParameter):
                 left, right = right, left
-            if (isinstance(left, Column) and left.name == "mall_id" and isinstance(right, BindParameter)
+            if (isinstance(left, ColumnClause) and left.name == "mall_id" and isinstance(right, BindParameter)
                     and right.key == MALL):  # fmt: skip
                 scoped.add(left.table)
-    if isinstance(stmt, Insert):
-        scoped.add(stmt.table)
-    missing = sorted(t.name for t in tables - scoped)
+    missing = sorted({_base_table(t).name for t in needed if t not in scoped})
     if missing:
         raise TenancyError(f"fastsql: {', '.join(missing)} must be compared with the session's mall (in_mall(...))")
-    return True
+    return bool(needed) or isinstance(stmt, Insert) and stmt.table in owned
+
+
+def _base_table(from_: Any) -> Any:
+    while isinstance(from_, Alias):
+        from_ = from_.element
+    return from_
+
+
+class _Built:
+    """A statement as built for one dialect, with what running it needs to know."""
+
+    def __init__(self, stmt: Any):
+        self.stmt = stmt
+        self.needs_mall = _check_tenancy(stmt)
+        self.writes = isinstance(stmt, Insert | Update | Delete)
+        binds = {b.key for b in visitors.iterate(stmt) if isinstance(b, BindParameter)} - {MALL}
+        self.accepts = binds | (set(stmt.table.c.keys()) - {"mall_id"} if isinstance(stmt, Insert) else set())
+
+
+def _sqlalchemy_error(exc: Exception, sql: str) -> Exception:
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        return sa_exc.IntegrityError(sql, None, exc)
+    if isinstance(exc, asyncpg.DataError):
+        return sa_exc.DataError(sql, None, exc)
+    return sa_exc.DBAPIError(sql, None, exc)
