@@ -161,24 +161,6 @@ async def test_openid_dev_provider_creates_then_reuses(app, client, monkeypatch)
         assert await s.scalar(select(func.count()).select_from(MemberIdentity)) == 1
 
 
-async def test_guest_cart_merge_is_called(app, client, monkeypatch):
-    calls = []
-    try:
-        import openmall.orders.cart as cart
-    except ImportError:
-        pytest.skip("orders.cart is not built yet")
-
-    async def fake(session, guest_key, member_no):
-        calls.append((guest_key, member_no))
-        return 0
-
-    monkeypatch.setattr(cart, "merge_guest_cart", fake)
-    member = await sign_up(client, "jane")
-    await client.post(f"{SHOP}/oauth/token", headers={"X-Guest-Key": "g-1"},
-                      json={"member_id": "jane", "password": PASSWORD})  # fmt: skip
-    assert calls == [("g-1", member["member_no"])]
-
-
 async def test_profile_update_and_password_change(app, client):
     await sign_up(client, "jane")
     one = bearer((await login(client, "jane"))["access_token"])

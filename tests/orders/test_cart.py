@@ -119,12 +119,14 @@ async def test_guest_needs_a_valid_key(shop, client):
     assert_error(await client.get(CART, headers={"Authorization": "Bearer om_ma_nope"}), 401)
 
 
-async def test_guest_cart(shop, guest_client):
+async def test_guest_cart(app, shop, guest_client):
     added = await guest_client.post(CART, json={"variant_no": shop.white_m, "quantity": 2})
     assert added.status_code == 201, added.text
     assert (await guest_client.get(CART)).json()["cart"]["total_quantity"] == 2
     rows = await shop.cart_rows()
-    assert rows[0][1] is None and rows[0][2] == guest_client.headers["X-Guest-Key"]
+    assert rows[0][1] is None and rows[0][2] == cart.guest_key_digest(
+        app.state.key, guest_client.headers["X-Guest-Key"]
+    )
 
 
 async def test_selected_items_subtotal(shop, member_client):
@@ -193,17 +195,18 @@ async def test_guest_cart_merges_at_login(shop, member_client, guest_client, cli
 
 async def test_merge_guest_cart_service(app, shop):
     buyer = await shop.member("merger")
-    guest = "g" * 20
+    guest, key = "g" * 20, app.state.key
+    owner = cart.Owner(guest_key=cart.guest_key_digest(key, guest))
     async with session_scope(app.state.sessions, "demo") as s:
-        await cart.add(s, cart.Owner(guest_key=guest), shop.white_m, 2)
-        await cart.add(s, cart.Owner(guest_key=guest), shop.jeans_black_28, 1)
+        await cart.add(s, owner, shop.white_m, 2)
+        await cart.add(s, owner, shop.jeans_black_28, 1)
     async with session_scope(app.state.sessions, "demo") as s:
-        assert await cart.merge_guest_cart(s, guest, buyer.member_no) == 2
+        assert await cart.merge_guest_cart(s, key, guest, buyer.member_no) == 2
     async with session_scope(app.state.sessions, "demo") as s:
-        assert await cart.merge_guest_cart(s, guest, buyer.member_no) == 0  # nothing left to merge
-        assert await cart.merge_guest_cart(s, "", buyer.member_no) == 0
+        assert await cart.merge_guest_cart(s, key, guest, buyer.member_no) == 0  # nothing left to merge
+        assert await cart.merge_guest_cart(s, key, "", buyer.member_no) == 0
         with pytest.raises(InvalidInput):
-            await cart.merge_guest_cart(s, "bad key", buyer.member_no)
+            await cart.merge_guest_cart(s, key, "bad key", buyer.member_no)
     rows = await shop.cart_rows()
     assert [(r[1], r[2], r[3], r[4]) for r in rows] == [
         (buyer.member_no, None, shop.white_m, 2), (buyer.member_no, None, shop.jeans_black_28, 1)]  # fmt: skip
@@ -229,3 +232,12 @@ async def test_shipping_policy_admin(shop, client):
     assert (await client.get(f"{ADMIN}/shipping-policy", headers=read)).json()["shipping_policy"]["base_fee"] == (
         "2500.00")  # fmt: skip
     assert_error(await client.get(f"{ADMIN}/shipping-policy"), 401)
+
+
+async def test_a_guest_cart_key_is_stored_hashed(app, shop, guest_client):
+    raw = guest_client.headers["X-Guest-Key"]
+    assert (await guest_client.post(CART, json={"variant_no": shop.white_m, "quantity": 1})).status_code == 201
+    rows = await shop.cart_rows()
+    stored = [r[2] for r in rows]
+    assert len(stored) == 1 and stored[0] != raw and raw not in stored[0]  # the table alone opens no cart
+    assert [i["variant_no"] for i in (await guest_client.get(CART)).json()["cart"]["cart_items"]] == [shop.white_m]

@@ -207,8 +207,9 @@ async def login_with_openid(session: AsyncSession, provider: str, identity: Open
 
 
 async def after_login(
-    session: AsyncSession, member: Member, *, provider: str, tracking_key: str | None, guest_key: str | None
-) -> int:
+    session: AsyncSession, member: Member, *, provider: str, tracking_key: str | None, guest_key: str | None,
+    server_key: bytes,
+) -> int:  # fmt: skip
     """What every login does after the tokens: the ``member.logged_in`` event (with the campaign's
     tracking key) and the guest cart merged into the member's. How many cart lines were merged."""
     await emit(session, events.MEMBER_LOGGED_IN, {
@@ -221,7 +222,7 @@ async def after_login(
         from openmall.orders.cart import merge_guest_cart
     except ImportError:  # the cart is not built yet
         return 0
-    return await merge_guest_cart(session, guest_key, member.member_no)
+    return await merge_guest_cart(session, server_key, guest_key, member.member_no)
 
 
 # ---- profile -----------------------------------------------------------------------------------------

@@ -146,7 +146,8 @@ async def login(
     tracking = _tracking(tracking_key)
     member = await _keeping(session, service.login_with_password(session, body.member_id or "", body.password or ""))
     tokens = await auth.issue_tokens(session, key, member, body.keep_login)
-    await service.after_login(session, member, provider="password", tracking_key=tracking, guest_key=guest_key)
+    await service.after_login(session, member, provider="password", tracking_key=tracking, guest_key=guest_key,
+                              server_key=key)  # fmt: skip
     return _tokens(mall, tokens, member.member_no)
 
 
@@ -168,7 +169,8 @@ async def login_openid(
     identity = await openid.verifier(body.provider).verify(body.provider_token)
     member, created = await service.login_with_openid(session, body.provider, identity)
     tokens = await auth.issue_tokens(session, request.app.state.key, member, body.keep_login)
-    await service.after_login(session, member, provider=body.provider, tracking_key=tracking, guest_key=guest_key)
+    await service.after_login(session, member, provider=body.provider, tracking_key=tracking, guest_key=guest_key,
+                              server_key=request.app.state.key)  # fmt: skip
     return _tokens(mall, tokens, member.member_no, created)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openmall.catalog import service as catalog
 from openmall.customers.models import Member, MemberGroup
 from openmall.kernel.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from openmall.kernel.secrets import digest
 from openmall.orders import pricing, shipping
 from openmall.orders.models import CartItem
 
@@ -52,7 +53,7 @@ REASONS = {
 
 @dataclass(frozen=True)
 class Owner:
-    """A cart's owner: a member, or a guest identified by the storefront's guest key."""
+    """A cart's owner: a member, or a guest identified by the digest of the storefront's guest key."""
 
     member: Member | None = None
     guest_key: str | None = None
@@ -75,11 +76,19 @@ def check_guest_key(raw: str | None) -> str | None:
     return raw
 
 
+def guest_key_digest(server_key: bytes, raw: str | None) -> str | None:
+    """A guest cart's key as it is stored: checked (422 when malformed), then an HMAC with the server's key, as
+    every token is kept: the table alone opens no guest's cart."""
+    key = check_guest_key(raw)
+    return None if key is None else digest(server_key, key)
+
+
 def owner_of(member: Member | None, guest_key: str | None) -> Owner:
-    """The member's cart when a member token is sent (a guest key alongside is ignored), else the guest's."""
+    """The member's cart when a member token is sent (a guest key alongside is ignored), else the guest's
+    (``guest_key``: its ``guest_key_digest``)."""
     if member is not None:
         return Owner(member=member)
-    key = check_guest_key(guest_key)
+    key = guest_key
     if key is None:
         raise Unauthorized(f"Send a member's access token, or a guest's cart key as X-Guest-Key ({GUEST_KEY_HINT})",
                            headers={"WWW-Authenticate": 'Bearer realm="shop"'})  # fmt: skip
@@ -343,13 +352,13 @@ async def subtotal(session: AsyncSession, owner: Owner, cart_item_nos: Sequence[
 # ---- guest cart → member cart ------------------------------------------------------------------------------
 
 
-async def merge_guest_cart(session: AsyncSession, guest_key: str, member_no: int) -> int:
+async def merge_guest_cart(session: AsyncSession, server_key: bytes, guest_key: str, member_no: int) -> int:
     """Move the guest's cart into the member's (at login); returns how many guest lines were merged.
 
     A variant in both carts becomes one line whose quantities add up, capped at the stock (and never below 1);
     the guest's lines are gone afterwards. A malformed guest key is a 422 (field ``X-Guest-Key``).
     """
-    key = check_guest_key(guest_key)
+    key = guest_key_digest(server_key, guest_key)
     if key is None:
         return 0
     guest_items = list((await session.scalars(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from openmall.customers.auth import CurrentMember, MaybeMember
@@ -46,10 +46,16 @@ SHOP_ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api/v2/shop", tags=["Shop API: cart and order sheets"], responses=SHOP_ERRORS)
 admin_router = AdminRouter(prefix="/api/v2/admin", tags=["Admin API: shipping"])
 
-GuestKey = Annotated[
-    str | None,
-    Header(alias="X-Guest-Key", description=f"A guest's cart: {cart.GUEST_KEY_HINT}. Ignored with a member token."),
-]
+
+async def _guest_key(
+    request: Request,
+    raw: Annotated[str | None, Header(alias="X-Guest-Key", description=f"A guest's cart: {cart.GUEST_KEY_HINT}. "
+                                      "Ignored with a member token.")] = None,
+) -> str | None:  # fmt: skip
+    return cart.guest_key_digest(request.app.state.key, raw)
+
+
+GuestKey = Annotated[str | None, Depends(_guest_key)]  # the key as stored (its digest)
 CartItemNo = Annotated[int, Path(ge=1, le=MAX_INT, description="The cart line's number.")]
 CartItemNos = Annotated[str | None, Query(description="Cart item numbers, comma-separated.", examples=["1,2"])]
 SheetNo = Annotated[str, Path(min_length=1, max_length=32, description="The order sheet's number.")]
