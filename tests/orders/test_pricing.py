@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields
 from decimal import Decimal
 
@@ -18,8 +19,10 @@ from openmall.orders.pricing import (
     PricingError,
     Rejection,
     ShippingPolicy,
+    from_json,
     price,
     refund,
+    to_json,
 )
 
 D = Decimal
@@ -417,6 +420,18 @@ def test_more_mileage_than_is_left_to_pay_is_an_error(order: tuple[list[Line], d
     payable = price(lines, **kwargs).amount_to_pay
     with pytest.raises(PricingError):
         price(lines, **kwargs, mileage=payable + 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(orders(), st.data())
+def test_a_stored_calculation_refunds_exactly_as_the_one_paid(order, data) -> None:
+    """An order keeps its calculation as JSON (``to_json``); a claim months later rebuilds it (``from_json``)."""
+    lines, kwargs = order
+    paid = _with_mileage(data, lines, kwargs)
+    stored = from_json(json.loads(json.dumps(to_json(paid))))
+    assert _money(stored) == _money(paid)
+    cancelled = {line.key: data.draw(st.integers(0, line.quantity)) for line in paid.lines}
+    assert refund(stored, cancelled) == refund(paid, cancelled)
 
 
 @settings(max_examples=300, deadline=None)

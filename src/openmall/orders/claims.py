@@ -215,7 +215,7 @@ def _refund(b: Bundle) -> tuple[Decimal, Decimal]:
     if order.paid_at is None:  # never paid: only the mileage it used comes back
         closed = all(o.claimed_quantity >= o.quantity for o in b.options)
         return ZERO, (order.mileage_used - order.refunded_mileage) if closed else ZERO
-    priced = payments.priced_from_json(order.priced)
+    priced = pricing.from_json(order.priced)
     cancelled: dict[int, int] = {}
     for o in b.options:
         cancelled[o.variant_no] = cancelled.get(o.variant_no, 0) + o.claimed_quantity

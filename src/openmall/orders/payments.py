@@ -108,49 +108,6 @@ async def reserve(session: AsyncSession, member: Member, order_sheet_no: str, pa
     return payment
 
 
-def _priced_json(priced: pricing.Priced) -> dict[str, Any]:
-    """The calculation the buyer paid for, whole (refunds rebuild it with ``priced_from_json``). Line keys are the
-    variant numbers (one line per variant on an order)."""
-    return {
-        "lines": [{"key": int(p.key), "shipping_group": str(p.shipping_group), "quantity": p.quantity,
-                   "sale_amount": _money(p.sale_amount), "immediate_discount": _money(p.immediate_discount),
-                   "option_amount": _money(p.option_amount), "additional_discount": _money(p.additional_discount),
-                   "product_coupon_discount": _money(p.product_coupon_discount),
-                   "product_coupon_key": p.product_coupon_key, "basis_amount": _money(p.basis_amount),
-                   "cart_coupon_share": _money(p.cart_coupon_share)} for p in priced.lines],
-        "product_amount": _money(priced.product_amount),
-        "cart_coupon_discount": _money(priced.cart_coupon_discount),
-        "shipping_fee": _money(priced.shipping_fee),
-        "shipping_fees": {str(g): _money(v) for g, v in priced.shipping_fees.items()},
-        "shipping_coupon_discount": _money(priced.shipping_coupon_discount),
-        "shipping_coupon_shares": {str(g): _money(v) for g, v in priced.shipping_coupon_shares.items()},
-        "mileage": _money(priced.mileage),
-        "amount_to_pay": _money(priced.amount_to_pay),
-    }  # fmt: skip
-
-
-def priced_from_json(raw: dict[str, Any]) -> pricing.Priced:
-    def won(value: str) -> Decimal:
-        return Decimal(value).quantize(pricing.WON)
-
-    lines = tuple(
-        pricing.PricedLine(key=int(x["key"]), shipping_group=x["shipping_group"], quantity=int(x["quantity"]),
-                           sale_amount=won(x["sale_amount"]), immediate_discount=won(x["immediate_discount"]),
-                           option_amount=won(x["option_amount"]), additional_discount=won(x["additional_discount"]),
-                           product_coupon_discount=won(x["product_coupon_discount"]),
-                           product_coupon_key=x.get("product_coupon_key"), basis_amount=won(x["basis_amount"]),
-                           cart_coupon_share=won(x["cart_coupon_share"]))
-        for x in raw["lines"]
-    )  # fmt: skip
-    return pricing.Priced(
-        lines=lines, product_amount=won(raw["product_amount"]), cart_coupon_discount=won(raw["cart_coupon_discount"]),
-        shipping_fee=won(raw["shipping_fee"]), shipping_fees={g: won(v) for g, v in raw["shipping_fees"].items()},
-        shipping_coupon_discount=won(raw["shipping_coupon_discount"]),
-        shipping_coupon_shares={g: won(v) for g, v in raw["shipping_coupon_shares"].items()},
-        mileage=won(raw["mileage"]), amount_to_pay=won(raw["amount_to_pay"]),
-    )  # fmt: skip
-
-
 async def get_payment(session: AsyncSession, member_no: int, payment_key: str) -> Payment:
     payment = await session.scalar(
         select(Payment).where(Payment.payment_key == payment_key, Payment.member_no == member_no)
@@ -287,7 +244,7 @@ async def _write_order(session: AsyncSession, mall: MallInfo, member: Member, sh
         mileage_earned=zero,
         coupons=[{"issued_coupon_no": c.issued_coupon_no, "kind": c.kind, "variant_no": c.line_key,
                   "discount": _money(c.discount)} for c in q.coupons],
-        priced=_priced_json(priced),
+        priced=pricing.to_json(priced),
         orderer={"name": member.name, "email": member.email, "mobile": member.mobile},
         shipping_address=dict(q.address or {}), deposit=deposit, created_at=now, updated_at=now,
         paid_at=now if paid_now else None, confirmed_at=None,

@@ -33,7 +33,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 WON = Decimal("1")  # amounts are whole won
 ROUNDING = ROUND_DOWN  # the one rounding rule: computed amounts go down to whole won
@@ -369,3 +369,56 @@ def refund(priced: Priced, cancelled: Mapping[Hashable, int]) -> Refund:
 
 def _pro_rata(amount: Decimal, part: int, whole: int) -> Decimal:
     return Decimal(int(amount) * part // whole)
+
+
+# ---- stored ---------------------------------------------------------------------------------------------------
+
+
+def _text(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01")))
+
+
+def to_json(priced: Priced) -> dict[str, Any]:
+    """The calculation as stored (on an order sheet as last shown; on an order as paid, which refunds rebuild
+    with ``from_json``): money as decimal strings; a line's ``key`` is what the caller keyed it by (an order's
+    and a sheet's lines: the variant number)."""
+    return {
+        "lines": [{"key": int(p.key), "shipping_group": str(p.shipping_group), "quantity": p.quantity,
+                   "sale_amount": _text(p.sale_amount), "immediate_discount": _text(p.immediate_discount),
+                   "option_amount": _text(p.option_amount), "additional_discount": _text(p.additional_discount),
+                   "product_coupon_discount": _text(p.product_coupon_discount),
+                   "product_coupon_key": p.product_coupon_key, "basis_amount": _text(p.basis_amount),
+                   "cart_coupon_share": _text(p.cart_coupon_share)} for p in priced.lines],
+        "product_amount": _text(priced.product_amount),
+        "cart_coupon_discount": _text(priced.cart_coupon_discount),
+        "shipping_fee": _text(priced.shipping_fee),
+        "shipping_fees": {str(g): _text(v) for g, v in priced.shipping_fees.items()},
+        "shipping_coupon_discount": _text(priced.shipping_coupon_discount),
+        "shipping_coupon_shares": {str(g): _text(v) for g, v in priced.shipping_coupon_shares.items()},
+        "mileage": _text(priced.mileage),
+        "amount_to_pay": _text(priced.amount_to_pay),
+    }  # fmt: skip
+
+
+def from_json(raw: Mapping[str, Any]) -> Priced:
+    """``to_json``'s calculation back (an order's, for its refunds)."""
+
+    def won(value: str) -> Decimal:
+        return Decimal(value).quantize(WON)
+
+    lines = tuple(
+        PricedLine(key=int(x["key"]), shipping_group=x["shipping_group"], quantity=int(x["quantity"]),
+                   sale_amount=won(x["sale_amount"]), immediate_discount=won(x["immediate_discount"]),
+                   option_amount=won(x["option_amount"]), additional_discount=won(x["additional_discount"]),
+                   product_coupon_discount=won(x["product_coupon_discount"]),
+                   product_coupon_key=x.get("product_coupon_key"), basis_amount=won(x["basis_amount"]),
+                   cart_coupon_share=won(x["cart_coupon_share"]))
+        for x in raw["lines"]
+    )  # fmt: skip
+    return Priced(
+        lines=lines, product_amount=won(raw["product_amount"]), cart_coupon_discount=won(raw["cart_coupon_discount"]),
+        shipping_fee=won(raw["shipping_fee"]), shipping_fees={g: won(v) for g, v in raw["shipping_fees"].items()},
+        shipping_coupon_discount=won(raw["shipping_coupon_discount"]),
+        shipping_coupon_shares={g: won(v) for g, v in raw["shipping_coupon_shares"].items()},
+        mileage=won(raw["mileage"]), amount_to_pay=won(raw["amount_to_pay"]),
+    )  # fmt: skip

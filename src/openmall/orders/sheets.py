@@ -472,33 +472,19 @@ async def calculate(session: AsyncSession, member: Member, sheet: OrderSheet, ch
 # ---- the breakdown as data ---------------------------------------------------------------------------------
 
 
-def _m(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.01")))
-
-
 def priced_json(q: Quote) -> dict[str, Any]:
-    """The breakdown as stored on the sheet (money as decimal strings)."""
+    """The breakdown as stored on the sheet: the calculation as ``pricing.to_json`` stores it, and what the
+    buyer chose with it."""
     p = q.priced
     if p is None:
         return {}
     return {
-        "lines": [{"variant_no": int(x.key), "quantity": x.quantity, "shipping_group": str(x.shipping_group),
-                   "sale_amount": _m(x.sale_amount), "immediate_discount": _m(x.immediate_discount),
-                   "option_amount": _m(x.option_amount), "additional_discount": _m(x.additional_discount),
-                   "product_coupon_discount": _m(x.product_coupon_discount),
-                   "product_coupon_no": x.product_coupon_key, "basis_amount": _m(x.basis_amount),
-                   "cart_coupon_share": _m(x.cart_coupon_share)} for x in p.lines],
-        "product_amount": _m(p.product_amount),
-        "cart_coupon_discount": _m(p.cart_coupon_discount),
-        "shipping_fee": _m(p.shipping_fee),
-        "shipping_fees": {str(g): _m(v) for g, v in p.shipping_fees.items()},
-        "shipping_coupon_discount": _m(p.shipping_coupon_discount),
+        **pricing.to_json(p),
         "remote_area": bool(q.address and q.address.get("remote")),
-        "mileage": _m(p.mileage),
-        "amount_to_pay": _m(p.amount_to_pay),
         "coupons": [{"issued_coupon_no": c.issued_coupon_no, "kind": c.kind, "variant_no": c.line_key,
-                     "discount": _m(c.discount)} for c in q.coupons],
-        "group_discount_rate": _m(q.group_discount_rate) if q.group_discount_rate is not None else None,
+                     "discount": str(c.discount.quantize(Decimal("0.01")))} for c in q.coupons],
+        "group_discount_rate": str(q.group_discount_rate.quantize(Decimal("0.01")))
+        if q.group_discount_rate is not None else None,
     }  # fmt: skip
 
 
