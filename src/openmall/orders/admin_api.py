@@ -8,18 +8,27 @@ from typing import Annotated
 
 from fastapi import Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 
 from openmall.kernel.errors import ErrorOut
 from openmall.kernel.pagination import PageParams
 from openmall.kernel.params import MAX_INT
 from openmall.kernel.representation import FieldsQuery, View
-from openmall.kernel.schemas import Strict
 from openmall.kernel.tenancy import CurrentMall, DbSession, ReadSession
 from openmall.oauth.guard import AdminRouter
 from openmall.orders import claims, service
-from openmall.orders.service import ClaimOut, OrderOut
-from openmall.orders.shop_api import ClaimList, ClaimWithOrder, OrderList, OrderOne, claim_response
+from openmall.orders.schemas import (
+    ClaimList,
+    ClaimOut,
+    ClaimWithOrder,
+    OrderCount,
+    OrderList,
+    OrderOne,
+    OrderOut,
+    RejectRequest,
+    ShipmentRequest,
+    StatusRequest,
+)
+from openmall.orders.shop_api import claim_response
 
 router = AdminRouter(prefix="/api/v2/admin", tags=["Admin API: orders"])
 READ_ORDER, WRITE_ORDER = "mall.read_order", "mall.write_order"
@@ -31,38 +40,6 @@ EndDate = Annotated[str | None, Query(description="Orders to this day (YYYY-MM-D
 Status = Annotated[str | None, Query(description="Order status(es), comma-separated (OR).", examples=["PAY_DONE"])]
 MemberNo = Annotated[int | None, Query(ge=1, le=MAX_INT, description="Only this member's orders.")]
 CONFLICT = {409: {"model": ErrorOut, "description": "The state machine forbids it; the message names what may follow"}}
-
-
-class StatusIn(Strict):
-    status: str = Field(description=f"One of {', '.join(service.ADMIN_STATUSES)}.", examples=["PRODUCT_PREPARE"])
-    order_option_nos: list[Annotated[int, Field(ge=1, le=MAX_INT)]] | None = Field(
-        default=None, max_length=100, description="Only these options (default: every open option)."
-    )
-
-
-class StatusRequest(Strict):
-    request: StatusIn
-
-
-class ShipmentIn(Strict):
-    carrier: Annotated[str, Field(min_length=1, max_length=50)] = Field(examples=["CJ Logistics"])
-    tracking_number: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9-]+$")]
-
-
-class ShipmentRequest(Strict):
-    request: ShipmentIn
-
-
-class RejectIn(Strict):
-    reason: Annotated[str, Field(max_length=200)] = ""
-
-
-class RejectRequest(Strict):
-    request: RejectIn = Field(default_factory=RejectIn)
-
-
-class OrderCount(BaseModel):
-    count: int
 
 
 def _one(mall: CurrentMall, b: service.Bundle, status: int = 200) -> Response:

@@ -1,4 +1,4 @@
-"""Request and response shapes of the cart, the order sheets and the shipping policy.
+"""Request and response shapes of the cart, the order sheets, payments, orders and claims, and the shipping policy.
 
 Shop API bodies are flat (as a storefront sends them); Admin API bodies come wrapped as ``{"request": {...}}``.
 Money is a decimal string on the wire.
@@ -7,13 +7,15 @@ Money is a decimal string on the wire.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from openmall.kernel.money import MAX_AMOUNT, Money, _no_float
+from openmall.kernel.money import MAX_AMOUNT, Money, MoneyIn, _no_float
+from openmall.kernel.params import MAX_INT
 from openmall.kernel.schemas import Strict
 from openmall.kernel.timeutil import MallDateTime
+from openmall.orders import states
 from openmall.orders.cart import MAX_QUANTITY
 
 RowNo = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]
@@ -321,6 +323,179 @@ class OrderSheetOut(BaseModel):
 
 class OrderSheetOne(BaseModel):
     order_sheet: OrderSheetOut
+
+
+# ---- orders: as the Shop and Admin APIs (and the events) show them ----------------------------------------
+
+
+class OrderOptionOut(BaseModel):
+    order_option_no: int
+    product_no: int
+    variant_no: int
+    product_name: str
+    option_text: str
+    quantity: int
+    claimed_quantity: int = Field(description="Units cancelled or returned so far")
+    status: str
+    sale_price: Money = Field(description="Unit sale price")
+    immediate_discount: Money = Field(description="For the line")
+    option_price: Money = Field(description="Unit option price (may be negative)")
+    additional_discount: Money = Field(description="The member group's discount, for the line")
+    product_coupon_discount: Money
+    cart_coupon_share: Money = Field(description="This line's part of the cart coupon")
+    basis_amount: Money = Field(description="sale − immediate discount + option − additional − product coupon")
+    shipping_group: str
+
+
+class ShipmentOut(BaseModel):
+    shipment_no: int
+    carrier: str
+    tracking_number: str
+    created_at: MallDateTime
+
+
+class OrderOut(BaseModel):
+    order_id: str = Field(examples=["20261124-0000001"])
+    order_no: int
+    member_no: int | None
+    order_sheet_no: str
+    status: str = Field(description="See the state machine: DEPOSIT_WAIT, PAY_DONE, … BUY_CONFIRM, claims")
+    next_statuses: list[str] = Field(description="What the order's open options may go to next")
+    pay_type: str = Field(examples=["CARD", "BANK_TRANSFER"])
+    tracking_key: str | None = Field(description="The campaign tracking key of the order sheet")
+    channel_type: str | None
+    product_amount: Money = Field(description="Σ basis amounts")
+    cart_coupon_discount: Money
+    shipping_fee: Money
+    shipping_coupon_discount: Money
+    mileage_used: Money
+    pay_amount: Money = Field(description="What the buyer paid (or is to deposit)")
+    refunded_amount: Money
+    refunded_mileage: Money
+    mileage_earned: Money
+    coupons: list[dict[str, Any]]
+    orderer: dict[str, Any]
+    shipping_address: dict[str, Any]
+    deposit: dict[str, Any] = Field(description="Bank transfer: bank, account, holder, depositor, due_at")
+    created_at: MallDateTime
+    paid_at: MallDateTime | None
+    confirmed_at: MallDateTime | None
+    updated_at: MallDateTime
+    options: list[OrderOptionOut]
+    shipments: list[ShipmentOut]
+
+
+class ClaimOut(BaseModel):
+    claim_no: int
+    order_id: str
+    kind: str = Field(examples=["CANCEL", "RETURN", "EXCHANGE"])
+    status: str = Field(examples=["REQUESTED", "DONE", "REJECTED"])
+    items: list[dict[str, Any]] = Field(description="[{order_option_no, quantity, from_status}]")
+    reason: str
+    refund_amount: Money
+    refund_mileage: Money
+    restored_coupons: list[int]
+    created_at: MallDateTime
+    completed_at: MallDateTime | None
+
+
+# ---- payments (Shop API) ----------------------------------------------------------------------------------
+
+
+class ReserveIn(Strict):
+    order_sheet_no: Annotated[str, Field(min_length=1, max_length=32)]
+    pay_type: Literal["CARD", "BANK_TRANSFER"]
+    amount: MoneyIn = Field(description="The amount to pay the buyer saw (the last calculate's amount_to_pay).")
+
+
+class ConfirmIn(Strict):
+    payment_key: Annotated[str, Field(min_length=1, max_length=40)]
+    card_number: Annotated[str, Field(max_length=30)] | None = Field(
+        default=None, description="CARD only. The test gateway: 4242424242424242 approves, 4000000000000002 "
+        "declines (card_declined), 4000000000009995 declines (insufficient_funds).",
+    )  # fmt: skip
+    depositor_name: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="BANK_TRANSFER only: the name the deposit will come from (default: the member's)."
+    )
+
+
+class PaymentOut(BaseModel):
+    payment_key: str
+    order_sheet_no: str
+    pay_type: str
+    amount: Money
+    status: str
+    order_id: str | None
+
+
+class PaymentOne(BaseModel):
+    payment: PaymentOut
+
+
+# ---- orders and claims (Shop API; the Admin API answers the same shapes) ----------------------------------
+
+
+class OrderOne(BaseModel):
+    order: OrderOut
+
+
+class OrderList(BaseModel):
+    orders: list[OrderOut]
+
+
+class ClaimItemIn(Strict):
+    order_option_no: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    quantity: Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
+
+
+class ClaimIn(Strict):
+    kind: Literal["CANCEL", "RETURN", "EXCHANGE"]
+    items: Annotated[list[ClaimItemIn], Field(min_length=1, max_length=100)]
+    reason: Annotated[str, Field(max_length=300)] = ""
+
+
+class ClaimWithOrder(BaseModel):
+    claim: ClaimOut
+    order: OrderOut
+
+
+class ClaimList(BaseModel):
+    claims: list[ClaimOut]
+
+
+# ---- order status, shipments and claims (Admin API) -------------------------------------------------------
+
+
+class StatusIn(Strict):
+    status: str = Field(description=f"One of {', '.join(states.ADMIN_STATUSES)}.", examples=["PRODUCT_PREPARE"])
+    order_option_nos: list[Annotated[int, Field(ge=1, le=MAX_INT)]] | None = Field(
+        default=None, max_length=100, description="Only these options (default: every open option)."
+    )
+
+
+class StatusRequest(Strict):
+    request: StatusIn
+
+
+class ShipmentIn(Strict):
+    carrier: Annotated[str, Field(min_length=1, max_length=50)] = Field(examples=["CJ Logistics"])
+    tracking_number: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9-]+$")]
+
+
+class ShipmentRequest(Strict):
+    request: ShipmentIn
+
+
+class RejectIn(Strict):
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+
+class RejectRequest(Strict):
+    request: RejectIn = Field(default_factory=RejectIn)
+
+
+class OrderCount(BaseModel):
+    count: int
 
 
 # ---- shipping policy (Admin API) --------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,88 +30,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.kernel.db import utcnow
 from openmall.kernel.errors import Conflict, InvalidInput, NotFound
-from openmall.kernel.money import Money
 from openmall.kernel.pagination import Page
-from openmall.kernel.timeutil import MallDateTime, to_mall_time, zone
+from openmall.kernel.timeutil import to_mall_time, zone
 from openmall.orders import events, states
 from openmall.orders.models import Claim, Order, OrderOption, OrderSequence, Shipment
 from openmall.orders.numbers import OrderNumbers
+from openmall.orders.schemas import ClaimOut, OrderOptionOut, OrderOut, ShipmentOut
+from openmall.orders.states import ADMIN_STATUSES
 
 ZERO = Decimal("0")
 WON = Decimal("1")
-
-# ---- shapes: the order as the Admin API (and the events) show it ---------------------------------------------
-
-
-class OrderOptionOut(BaseModel):
-    order_option_no: int
-    product_no: int
-    variant_no: int
-    product_name: str
-    option_text: str
-    quantity: int
-    claimed_quantity: int = Field(description="Units cancelled or returned so far")
-    status: str
-    sale_price: Money = Field(description="Unit sale price")
-    immediate_discount: Money = Field(description="For the line")
-    option_price: Money = Field(description="Unit option price (may be negative)")
-    additional_discount: Money = Field(description="The member group's discount, for the line")
-    product_coupon_discount: Money
-    cart_coupon_share: Money = Field(description="This line's part of the cart coupon")
-    basis_amount: Money = Field(description="sale − immediate discount + option − additional − product coupon")
-    shipping_group: str
-
-
-class ShipmentOut(BaseModel):
-    shipment_no: int
-    carrier: str
-    tracking_number: str
-    created_at: MallDateTime
-
-
-class OrderOut(BaseModel):
-    order_id: str = Field(examples=["20261124-0000001"])
-    order_no: int
-    member_no: int | None
-    order_sheet_no: str
-    status: str = Field(description="See the state machine: DEPOSIT_WAIT, PAY_DONE, … BUY_CONFIRM, claims")
-    next_statuses: list[str] = Field(description="What the order's open options may go to next")
-    pay_type: str = Field(examples=["CARD", "BANK_TRANSFER"])
-    tracking_key: str | None = Field(description="The campaign tracking key of the order sheet")
-    channel_type: str | None
-    product_amount: Money = Field(description="Σ basis amounts")
-    cart_coupon_discount: Money
-    shipping_fee: Money
-    shipping_coupon_discount: Money
-    mileage_used: Money
-    pay_amount: Money = Field(description="What the buyer paid (or is to deposit)")
-    refunded_amount: Money
-    refunded_mileage: Money
-    mileage_earned: Money
-    coupons: list[dict[str, Any]]
-    orderer: dict[str, Any]
-    shipping_address: dict[str, Any]
-    deposit: dict[str, Any] = Field(description="Bank transfer: bank, account, holder, depositor, due_at")
-    created_at: MallDateTime
-    paid_at: MallDateTime | None
-    confirmed_at: MallDateTime | None
-    updated_at: MallDateTime
-    options: list[OrderOptionOut]
-    shipments: list[ShipmentOut]
-
-
-class ClaimOut(BaseModel):
-    claim_no: int
-    order_id: str
-    kind: str = Field(examples=["CANCEL", "RETURN", "EXCHANGE"])
-    status: str = Field(examples=["REQUESTED", "DONE", "REJECTED"])
-    items: list[dict[str, Any]] = Field(description="[{order_option_no, quantity, from_status}]")
-    reason: str
-    refund_amount: Money
-    refund_mileage: Money
-    restored_coupons: list[int]
-    created_at: MallDateTime
-    completed_at: MallDateTime | None
 
 
 @dataclass
@@ -358,10 +285,6 @@ async def move(session: AsyncSession, b: Bundle, to: str, timezone: str,
         option.status = to
     await refresh_status(session, b, timezone)
     return chosen
-
-
-ADMIN_STATUSES = (states.PAY_DONE, states.PRODUCT_PREPARE, states.DELIVERY_PREPARE, states.DELIVERY_ING,
-                  states.DELIVERY_DONE, states.BUY_CONFIRM)  # fmt: skip
 
 
 async def change_status(session: AsyncSession, order_id: str, to: str, timezone: str,

@@ -5,21 +5,30 @@ Members only (``Authorization: Bearer om_ma_…``); another member's order is a 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 
 from openmall.customers.auth import CurrentMember
 from openmall.kernel.errors import ERROR_RESPONSES, ErrorOut
-from openmall.kernel.money import Money, MoneyIn
 from openmall.kernel.pagination import PageParams
 from openmall.kernel.representation import View
-from openmall.kernel.schemas import Strict
 from openmall.kernel.tenancy import CurrentMall, DbSession
 from openmall.orders import claims, payments, service
-from openmall.orders.service import ClaimOut, OrderOut
+from openmall.orders.schemas import (
+    ClaimIn,
+    ClaimList,
+    ClaimOut,
+    ClaimWithOrder,
+    ConfirmIn,
+    OrderList,
+    OrderOne,
+    OrderOut,
+    PaymentOne,
+    PaymentOut,
+    ReserveIn,
+)
 
 SHOP_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
@@ -31,64 +40,6 @@ router = APIRouter(prefix="/api/v2/shop", tags=["Shop API: payments and orders"]
 OrderId = Annotated[str, Path(min_length=1, max_length=20, description="The order id, e.g. 20261124-0000001.")]
 StartDate = Annotated[str | None, Query(description="From this day (YYYY-MM-DD, the mall's time zone), included.")]
 EndDate = Annotated[str | None, Query(description="To this day (YYYY-MM-DD, the mall's time zone), included.")]
-
-
-class ReserveIn(Strict):
-    order_sheet_no: Annotated[str, Field(min_length=1, max_length=32)]
-    pay_type: Literal["CARD", "BANK_TRANSFER"]
-    amount: MoneyIn = Field(description="The amount to pay the buyer saw (the last calculate's amount_to_pay).")
-
-
-class ConfirmIn(Strict):
-    payment_key: Annotated[str, Field(min_length=1, max_length=40)]
-    card_number: Annotated[str, Field(max_length=30)] | None = Field(
-        default=None, description="CARD only. The test gateway: 4242424242424242 approves, 4000000000000002 "
-        "declines (card_declined), 4000000000009995 declines (insufficient_funds).",
-    )  # fmt: skip
-    depositor_name: Annotated[str, Field(max_length=100)] | None = Field(
-        default=None, description="BANK_TRANSFER only: the name the deposit will come from (default: the member's)."
-    )
-
-
-class PaymentOut(BaseModel):
-    payment_key: str
-    order_sheet_no: str
-    pay_type: str
-    amount: Money
-    status: str
-    order_id: str | None
-
-
-class PaymentOne(BaseModel):
-    payment: PaymentOut
-
-
-class OrderOne(BaseModel):
-    order: OrderOut
-
-
-class OrderList(BaseModel):
-    orders: list[OrderOut]
-
-
-class ClaimItemIn(Strict):
-    order_option_no: Annotated[int, Field(ge=1, le=2**63 - 1)]
-    quantity: Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
-
-
-class ClaimIn(Strict):
-    kind: Literal["CANCEL", "RETURN", "EXCHANGE"]
-    items: Annotated[list[ClaimItemIn], Field(min_length=1, max_length=100)]
-    reason: Annotated[str, Field(max_length=300)] = ""
-
-
-class ClaimWithOrder(BaseModel):
-    claim: ClaimOut
-    order: OrderOut
-
-
-class ClaimList(BaseModel):
-    claims: list[ClaimOut]
 
 
 def _order(mall: Any, b: service.Bundle, status: int = 200) -> Response:

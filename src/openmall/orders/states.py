@@ -45,6 +45,8 @@ CLOSED = frozenset({CANCEL_DONE, RETURN_DONE})  # nothing left of the option to 
 CANCELLABLE = frozenset({DEPOSIT_WAIT, PAY_DONE, PRODUCT_PREPARE})  # before shipping
 RETURNABLE = frozenset({DELIVERY_DONE, EXCHANGE_DONE})  # after delivery, before the purchase is confirmed
 SHIPPABLE = frozenset({PAY_DONE, PRODUCT_PREPARE, DELIVERY_PREPARE})
+# what the merchant may set through the Admin API's status change (claim states go through the claims)
+ADMIN_STATUSES = (PAY_DONE, PRODUCT_PREPARE, DELIVERY_PREPARE, DELIVERY_ING, DELIVERY_DONE, BUY_CONFIRM)
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     DEPOSIT_WAIT: frozenset({PAY_DONE, CANCEL_REQUEST, CANCEL_DONE}),
