@@ -1,6 +1,6 @@
 """Members: sign-up, logins (id and password, OpenID), profile, addresses, withdrawal, groups, and the
-Admin API's search. Services don't commit (the request does), except where a router is told to keep a
-failed login's count (see ``KeepChanges``).
+Admin API's search. Services don't commit (the request does); a failed login's count is kept even though the
+call fails, because its errors are ``KeepChanges`` (the request commits before answering them).
 
 Lockout: each password check first takes a numbered attempt with one conditional UPDATE, refused while
 the member id is locked; the 10th failure in a row locks the id for 30 minutes (``LOCK_AFTER``,
@@ -22,7 +22,7 @@ from openmall.customers.openid import OpenIdIdentity
 from openmall.customers.schemas import AddressIn, AddressUpdate, GroupIn, GroupUpdate, ProfileUpdate, SignUpIn
 from openmall.kernel import passwords
 from openmall.kernel.db import UTCDateTime, utcnow
-from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, KeepChanges, NotFound, Unauthorized
 from openmall.kernel.events import emit
 from openmall.kernel.fastsql import Statement, in_mall
 from openmall.kernel.pagination import Page
@@ -33,10 +33,6 @@ LOCK_FOR = timedelta(minutes=30)
 RECENT_LOGIN = timedelta(minutes=10)  # withdrawal without the password needs a login this recent
 MAX_ADDRESSES = 20
 ACTIVE, WITHDRAWN = "ACTIVE", "WITHDRAWN"
-
-
-class KeepChanges(ApiError):
-    """Base of errors after which the request must still commit (a failed login's count)."""
 
 
 class LoginFailed(KeepChanges, Unauthorized):

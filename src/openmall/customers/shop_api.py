@@ -8,7 +8,6 @@ named, as the seed does) into the ``member.logged_in`` event, and merge the gues
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -69,15 +68,6 @@ GuestKey = Annotated[
 ]
 AddressNo = Annotated[int, Path(ge=1, le=MAX_INT, description="The address's number.")]
 T = TypeVar("T")
-
-
-async def _keeping(session: AsyncSession, work: Awaitable[T]) -> T:
-    """Runs the service call; after a failed password check the count of failures is committed."""
-    try:
-        return await work
-    except service.KeepChanges:
-        await session.commit()
-        raise
 
 
 def _one(mall: MallInfo, key: str, schema: type[BaseModel], obj: Any, status: int = 200) -> Response:
@@ -144,7 +134,7 @@ async def login(
                                more_info={"field": "refresh_token"})  # fmt: skip
         return _tokens(mall, rotated[1], rotated[0].member_no)
     tracking = _tracking(tracking_key)
-    member = await _keeping(session, service.login_with_password(session, body.member_id or "", body.password or ""))
+    member = await service.login_with_password(session, body.member_id or "", body.password or "")
     tokens = await auth.issue_tokens(session, key, member, body.keep_login)
     await service.after_login(session, member, provider="password", tracking_key=tracking, guest_key=guest_key,
                               server_key=key)  # fmt: skip
@@ -194,7 +184,7 @@ async def update_profile(
     request: Request, mall: CurrentMall, session: DbSession, member: CurrentMember, body: ProfileUpdate
 ) -> Response:
     """`new_password` needs `current_password`; wrong ones count as failed logins."""
-    if await _keeping(session, service.update_profile(session, member, body)):
+    if await service.update_profile(session, member, body):
         await auth.revoke_others(session, request.app.state.key, member.member_no, auth.token_from(request) or "")
     return _one(mall, "profile", ProfileOut, await service.profile(session, member))
 
@@ -207,8 +197,9 @@ async def withdraw(request: Request, session: DbSession, member: CurrentMember, 
     mobile, password, addresses and OpenID links are erased and every token revoked; orders stay."""
     key = request.app.state.key
     row = await auth.token_row(session, key, auth.token_from(request) or "")
-    await _keeping(session, service.withdraw(session, member, password=body.password if body else None,
-                                             token_issued_at=row.issued_at if row else None))  # fmt: skip
+    await service.withdraw(
+        session, member, password=body.password if body else None, token_issued_at=row.issued_at if row else None
+    )
     await auth.revoke_all(session, member.member_no)
     return JSONResponse({"member": {"member_no": member.member_no, "status": service.WITHDRAWN}})
 

@@ -31,6 +31,7 @@ from sqlalchemy.types import TypeDecorator
 
 from openmall.config import normalize_database_url
 from openmall.kernel import clock
+from openmall.kernel.errors import KeepChanges
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -230,13 +231,17 @@ def _names_mall_owned_table(statement: Any) -> bool:
 
 @asynccontextmanager
 async def session_scope(factory: async_sessionmaker[AsyncSession], mall_id: str) -> AsyncIterator[AsyncSession]:
-    """One unit of work for one mall: commits once at the end, rolls back on any error."""
+    """One unit of work for one mall: commits once at the end, rolls back on any error but a ``KeepChanges``."""
     async with factory() as session:
         bind_mall(session, mall_id)
         try:
             yield session
             if session.in_transaction():
                 await session.commit()
+        except KeepChanges:  # the error is the answer, and what the work recorded before it stays
+            if session.in_transaction():
+                await session.commit()
+            raise
         except BaseException:
             await session.rollback()
             raise

@@ -60,6 +60,11 @@ class BadRequest(ApiError):
     status_code = 400
 
 
+class KeepChanges(ApiError):
+    """Base of errors answered after the request's unit of work is committed all the same (``session_scope``):
+    what led to them must stay recorded though the call failed (a failed login's count)."""
+
+
 class Unauthorized(ApiError):
     status_code = 401
 
