@@ -132,3 +132,9 @@ def test_operator_developer_and_app_from_the_cli(tmp_path):
                   "--app-url", "https://a.example.com", "--redirect-uri", "http://evil.example.com/cb",
                   "--scope", "mall.read_product")  # fmt: skip
     assert refused.returncode == 1 and "must use https" in refused.stdout
+
+
+def test_orders_expire_deposits_on_a_fresh_database(tmp_path):
+    done = run(tmp_path, "orders", "expire-deposits")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 overdue bank-transfer order(s) cancelled" in done.stdout

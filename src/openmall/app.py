@@ -19,6 +19,7 @@ from openmall.catalog import shop_api as catalog_shop
 from openmall.config import Settings, get_settings
 from openmall.customers import admin_api as customers_admin
 from openmall.customers import shop_api as customers_shop
+from openmall.housekeeping import CHORES
 from openmall.kernel import health
 from openmall.kernel.cache import ResponseCache, SharedCacheMiddleware
 from openmall.kernel.db import create_engine, read_session_factory, session_factory
@@ -59,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker = task = None
         in_process = settings.worker_in_process
         if in_process == "on" or (in_process == "auto" and engine.dialect.name == "sqlite"):
-            worker = Worker(engine, settings, app.state.key, concurrency=20)  # embedded mode: one in-process worker
+            # embedded mode: one in-process worker, with the periodic chores
+            worker = Worker(engine, settings, app.state.key, concurrency=20, chores=CHORES)
             task = asyncio.create_task(worker.run())
         # what is loaded by now (modules, routes, schemas, SQLAlchemy's mappers) lives as long as the process: out
         # of the collector's sight, a full collection no longer walks it (bench/orders.py saw 50-60 ms pauses)

@@ -32,6 +32,8 @@ developer_app = typer.Typer(help="Developer accounts (people who build apps).", 
 app.add_typer(developer_app, name="developer")
 apps_app = typer.Typer(help="Apps: create one for a developer, publish one after review.", no_args_is_help=True)
 app.add_typer(apps_app, name="app")
+orders_app = typer.Typer(help="Orders' periodic work, on demand.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
 console = Console(soft_wrap=True)
 
 
@@ -321,6 +323,27 @@ def _fast_loop() -> Any:
     return uvloop.new_event_loop
 
 
+@orders_app.command("expire-deposits")
+def orders_expire_deposits() -> None:
+    """Cancel the bank-transfer orders whose deposit is past its due date (every worker does it every 10 min)."""
+    from openmall.orders import deposits
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            expired = await deposits.expire(session_factory(engine))
+        finally:
+            await engine.dispose()
+        for e in expired:
+            typer.echo(f"{e.mall_id}\t{e.order_id}\tcancelled: the deposit did not arrive in time")
+        typer.echo(f"{len(expired)} overdue bank-transfer order(s) cancelled")
+
+    asyncio.run(run())
+
+
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Deliveries in flight at once.")] = 200,
@@ -328,6 +351,7 @@ def worker(
     """Deliver webhooks: fan out new events, claim due deliveries, send them signed (run several)."""
     import signal
 
+    from openmall.housekeeping import CHORES
     from openmall.webhooks.worker import Worker
 
     settings = get_settings()
@@ -335,7 +359,8 @@ def worker(
 
     async def run() -> None:
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-        work = Worker(engine, settings, server_key(settings.secret_key, settings.secret_file), concurrency=concurrency)
+        work = Worker(engine, settings, server_key(settings.secret_key, settings.secret_file), concurrency=concurrency,
+                      chores=CHORES)  # fmt: skip
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, work.stop)

@@ -13,11 +13,12 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
 from openmall.config import Settings
@@ -39,9 +40,15 @@ def sign(secrets: list[str], webhook_id: str, at: datetime, body: str) -> str:
     return " ".join(Webhook(s).sign(webhook_id, at, body) for s in secrets)
 
 
+Chore = Callable[[async_sessionmaker[AsyncSession]], Awaitable[Any]]
+
+
 class Worker:
-    def __init__(self, engine: AsyncEngine, settings: Settings, key: bytes, *, concurrency: int = 100):
+    def __init__(self, engine: AsyncEngine, settings: Settings, key: bytes, *, concurrency: int = 100,
+                 chores: Sequence[Chore] = ()):  # fmt: skip
+        """``chores``: other domains' periodic work, run with the housekeeping (``openmall.housekeeping``)."""
         self.sessions = session_factory(engine)
+        self.chores = tuple(chores)
         self.settings = settings
         self.key = key
         self.concurrency = concurrency
@@ -120,8 +127,15 @@ class Worker:
         return work, await self.attempt(work)
 
     async def housekeeping(self) -> int:
+        """Old log entries dropped, then the chores run (a failing chore is logged; the others still run)."""
         async with session_scope(self.sessions, ALL_MALLS) as session:
-            return await service.forget_old_attempts(session, self.settings.webhook_log_days)
+            forgotten = await service.forget_old_attempts(session, self.settings.webhook_log_days)
+        for chore in self.chores:
+            try:
+                await chore(self.sessions)
+            except Exception:  # noqa: BLE001 - tried again at the next round
+                log.exception("housekeeping chore %s failed", getattr(chore, "__name__", chore))
+        return forgotten
 
     async def step(self) -> int:
         """One round: returns how many events and deliveries it handled.

@@ -1,0 +1,25 @@
+"""Chores that every background worker does now and then (``openmall worker``, and the embedded one of
+``openmall serve``), besides delivering webhooks: each domain's periodic work, listed here in one place.
+
+A chore takes the worker's session factory and returns how many things it handled; a chore that fails is logged
+and tried again at the next round (every ``housekeeping_every`` seconds of the worker's loop, 10 minutes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+Chore = Callable[[async_sessionmaker[AsyncSession]], Awaitable[Any]]
+
+
+async def expire_deposits(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Bank-transfer orders past their deposit's due date are cancelled (``orders.deposits``)."""
+    from openmall.orders import deposits
+
+    return len(await deposits.expire(sessions))
+
+
+CHORES: Sequence[Chore] = (expire_deposits,)
