@@ -36,7 +36,6 @@ import asyncio
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -193,45 +192,8 @@ async def drive(name: str, port: int, requests: list[bytes], connections: int, s
                 cpu: Server | None = None, sessions: PgSessions | None = None) -> Slice:  # fmt: skip
     """``shop_api.drive`` with prepared requests (a bearer token and the mall's host), Redis's CPU and the
     database connections opened meanwhile too."""
-    result, clock, counter = Slice(name), time.perf_counter_ns, 0
-    latencies = result.latencies_ns
-
-    async def connection() -> None:
-        nonlocal counter
-        reader = writer = None
-        try:
-            while clock() < deadline:
-                if writer is None:
-                    try:
-                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                    except OSError as exc:
-                        result.note_error(f"connect: {exc}")
-                        await asyncio.sleep(0.05)
-                        continue
-                req = requests[counter % len(requests)]
-                counter += 1
-                t0 = clock()
-                try:
-                    writer.write(req)
-                    status, body, keep_alive = await common._read_response(reader)
-                except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError) as exc:
-                    result.note_error(f"{type(exc).__name__}: {exc}")
-                    writer.close()
-                    reader = writer = None
-                    continue
-                t1 = clock()
-                if t1 > deadline:
-                    break  # finished after the window closed: not counted
-                if status == 200:
-                    latencies.append(t1 - t0)
-                else:
-                    result.note_error(f"HTTP {status}: {body[:200]!r}")
-                if not keep_alive:
-                    writer.close()
-                    reader = writer = None
-        finally:
-            if writer is not None:
-                writer.close()
+    result, clock = Slice(name), time.perf_counter_ns
+    load = common.Load(port, requests, result)
 
     def probe() -> tuple[float | None, float | None, float | None]:
         return (cpu.cpu_seconds() if cpu else None), common.postgres_cpu_seconds(), _proc_cpu("redis-server")
@@ -240,7 +202,7 @@ async def drive(name: str, port: int, requests: list[bytes], connections: int, s
     before, cpu0 = (probe() if cpu else (None, None, None)), time.process_time()
     t_start = clock()
     deadline = t_start + int(seconds * 1e9)
-    tasks = [asyncio.ensure_future(connection()) for _ in range(connections)]
+    tasks = [asyncio.ensure_future(load.connection(deadline)) for _ in range(connections)]
     await asyncio.wait(tasks, timeout=seconds)
     t_end = min(clock(), deadline)
     result.client_cpu = time.process_time() - cpu0
@@ -540,17 +502,8 @@ def main(argv: list[str] | None = None) -> int:
         print("benchmark failed: openmall_bench is shop_api.py's database; use another", file=sys.stderr)
         return 2
 
-    def on_term(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt  # unwinds into the finally below, which stops the servers
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
-    try:
-        import uvloop
-
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover
-        runner = asyncio.run
+    common.stop_on_term()
+    runner = common.loop_runner()
 
     servers: dict[str, Server] = {}
     with tempfile.TemporaryDirectory(prefix="openmall-bench-admin-") as tmp:

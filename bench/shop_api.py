@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -353,42 +354,29 @@ class Result:
 CpuProbe = Callable[[], tuple[float | None, float | None]]
 
 
-async def drive(
-    name: str,
-    port: int,
-    paths: list[str],
-    connections: int,
-    seconds: float,
-    max_requests: int,
-    probe: CpuProbe | None = None,
-) -> Result:
-    """Keep `connections` keep-alive connections busy for `seconds`; requests cycle through `paths`.
+class Load:
+    """Prepared requests, cycled over keep-alive connections until a deadline (or a budget of requests): each
+    ``connection`` coroutine is one client connection; 200 answers count their latency in ``result``."""
 
-    The window is exact: when it closes, CPU counters are read (`probe`) and requests still in
-    flight are abandoned (neither counted nor waited for).
-    """
-    requests = [_request(port, p) for p in paths]
-    result = Result(name)
-    latencies = result.latencies_ns
-    counter = 0
-    clock = time.perf_counter_ns
-    issued = 0
+    def __init__(self, port: int, requests: list[bytes], result: Any, max_requests: int | None = None):
+        self.port, self.requests, self.result, self.max_requests = port, requests, result, max_requests
+        self.counter = self.issued = 0
 
-    async def connection() -> None:
-        nonlocal counter, issued
+    async def connection(self, deadline: int) -> None:
+        clock, result, latencies = time.perf_counter_ns, self.result, self.result.latencies_ns
         reader = writer = None
         try:
-            while clock() < deadline and issued < max_requests:
+            while clock() < deadline and (self.max_requests is None or self.issued < self.max_requests):
                 if writer is None:
                     try:
-                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
                     except OSError as exc:
                         result.note_error(f"connect: {exc}")
                         await asyncio.sleep(0.05)
                         continue
-                req = requests[counter % len(requests)]
-                counter += 1
-                issued += 1
+                req = self.requests[self.counter % len(self.requests)]
+                self.counter += 1
+                self.issued += 1
                 t0 = clock()
                 try:
                     writer.write(req)
@@ -412,11 +400,31 @@ async def drive(
             if writer is not None:
                 writer.close()
 
+
+async def drive(
+    name: str,
+    port: int,
+    paths: list[str],
+    connections: int,
+    seconds: float,
+    max_requests: int,
+    probe: CpuProbe | None = None,
+) -> Result:
+    """Keep `connections` keep-alive connections busy for `seconds`; requests cycle through `paths`.
+
+    The window is exact: when it closes, CPU counters are read (`probe`) and requests still in
+    flight are abandoned (neither counted nor waited for).
+    """
+    requests = [_request(port, p) for p in paths]
+    result = Result(name)
+    clock = time.perf_counter_ns
+    load = Load(port, requests, result, max_requests)
+
     before = probe() if probe else (None, None)
     cpu0 = time.process_time()
     t_start = clock()
     deadline = t_start + int(seconds * 1e9)
-    tasks = [asyncio.ensure_future(connection()) for _ in range(connections)]
+    tasks = [asyncio.ensure_future(load.connection(deadline)) for _ in range(connections)]
     await asyncio.wait(tasks, timeout=seconds)  # returns early only if max_requests ran out
     t_end = min(clock(), deadline)
     result.client_cpu = time.process_time() - cpu0
@@ -584,6 +592,25 @@ async def run(args: argparse.Namespace, servers: list[Server], log_dir: Path) ->
     return 0
 
 
+def stop_on_term() -> None:
+    """SIGTERM and SIGHUP unwind as Ctrl-C does: into the caller's ``finally``, which stops the servers."""
+
+    def on_term(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+
+
+def loop_runner() -> Callable[..., Any]:
+    """uvloop's ``run`` when it is installed (the load generator's own overhead matters), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return asyncio.run
+    return uvloop.run
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Benchmark openmall's Shop API (product detail, list of 100) on PostgreSQL "
@@ -631,18 +658,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2
 
-    def on_term(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt  # unwinds into the finally below, which stops the servers
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
-
-    try:
-        import uvloop
-
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover
-        runner = asyncio.run
+    stop_on_term()
+    runner = loop_runner()
 
     servers: list[Server] = []
     with tempfile.TemporaryDirectory(prefix="openmall-bench-") as tmp:
