@@ -260,7 +260,8 @@ DEMO_BUYER = ("demo-buyer", "demo-buyer-1234")  # a member of the demo mall, for
 
 async def load_shopping(session: AsyncSession) -> None:
     """A default member group (3 % off, 1 % mileage), a buyer with 5,000 mileage and an address, a
-    downloadable 10 % cart coupon and a 15 % coupon on white items issued to the buyer; unless there."""
+    downloadable 10 % cart coupon and a 15 % coupon on white items issued to the buyer, and the account bank
+    transfers go to; unless there."""
     from datetime import timedelta
 
     from openmall.customers import mileage
@@ -268,9 +269,13 @@ async def load_shopping(session: AsyncSession) -> None:
     from openmall.customers.models import Member
     from openmall.customers.schemas import AddressIn, GroupIn, SignUpIn
     from openmall.kernel.db import utcnow
+    from openmall.orders import bank_accounts
     from openmall.promotions import service as promotions
     from openmall.promotions.schemas import CouponIn
 
+    if await bank_accounts.get_account(session) is None:
+        await bank_accounts.put_account(session, bank="Hana Bank", account_number="123-456789-01",
+                                        holder=DEMO_MALL_NAME)  # fmt: skip
     member_id, password = DEMO_BUYER
     if await session.scalar(select(Member.member_no).where(Member.member_id == member_id)) is not None:
         return

@@ -27,6 +27,7 @@ from openmall.kernel.db import session_scope, utcnow
 from openmall.kernel.secrets import digest, new_secret
 from openmall.oauth import service as oauth
 from openmall.oauth.models import Install, Token
+from openmall.orders import bank_accounts
 from openmall.orders.models import CartItem, OrderSheet
 from openmall.promotions.models import Coupon, IssuedCoupon
 from tests.conftest import STOREFRONT, Shop, host
@@ -215,6 +216,9 @@ def _by_options(variants: list[Variant]) -> dict[tuple[str, ...], int]:
     return {tuple(o["value"] for o in v.option_values): v.variant_no for v in variants}
 
 
+BANK = {"bank": "Hana Bank", "account": "123-456789-01", "holder": "Demo Apparel Co."}
+
+
 @pytest.fixture
 async def shop(app, shop: Shop) -> OrderShop:  # extends tests.conftest.shop
     white = _by_options(await _variants(app, "demo", shop.white_tee))
@@ -227,6 +231,8 @@ async def shop(app, shop: Shop) -> OrderShop:  # extends tests.conftest.shop
         await s.execute(update(Variant).where(Variant.variant_no.in_([hidden[0].variant_no,
                                                                       not_selling[0].variant_no]))
                         .values(quantity=10))  # fmt: skip
+        # the demo mall takes bank transfers (the "other" mall does not)
+        await bank_accounts.put_account(s, bank=BANK["bank"], account_number=BANK["account"], holder=BANK["holder"])
     variants = {
         "white_s": white[("white", "S")], "white_m": white[("white", "M")],
         "navy_s": navy[("navy", "S")], "navy_m": navy[("navy", "M")],

@@ -15,8 +15,11 @@ from openmall.kernel.params import MAX_INT
 from openmall.kernel.representation import FieldsQuery, View
 from openmall.kernel.tenancy import CurrentMall, DbSession, ReadSession
 from openmall.oauth.guard import AdminRouter
-from openmall.orders import claims, service
+from openmall.orders import bank_accounts, claims, service
 from openmall.orders.schemas import (
+    BankAccountOne,
+    BankAccountOut,
+    BankAccountRequest,
     ClaimList,
     ClaimOut,
     ClaimWithOrder,
@@ -126,3 +129,36 @@ async def reject_claim(mall: CurrentMall, session: DbSession, claim_no: ClaimNo,
     reason = body.request.reason if body is not None else ""
     b, claim = await claims.reject(session, claim_no, reason, mall.timezone)
     return claim_response(mall, b, claim)
+
+
+# ---- the mall's account for bank transfers -------------------------------------------------------------------
+
+
+def _account(account: bank_accounts.Account | None) -> JSONResponse:
+    out = BankAccountOut(bank=account.bank, account_number=account.account_number, holder=account.holder) \
+        if account is not None else None  # fmt: skip
+    return JSONResponse(BankAccountOne(bank_account=out).model_dump())
+
+
+@router.get("/store/bank-account", scope="mall.read_store", response_model=BankAccountOne,
+            summary="The mall's account for bank transfers")  # fmt: skip
+async def get_bank_account(session: ReadSession) -> JSONResponse:
+    """What a bank-transfer order tells the buyer to pay into; `null` when the mall takes no bank transfers."""
+    return _account(await bank_accounts.get_account(session))
+
+
+@router.put("/store/bank-account", scope="mall.write_store", response_model=BankAccountOne,
+            summary="Set the mall's account for bank transfers")  # fmt: skip
+async def put_bank_account(session: DbSession, body: BankAccountRequest) -> JSONResponse:
+    """Bank transfers are taken from now on, into this account; orders placed before keep the one they were told."""
+    r = body.request
+    return _account(await bank_accounts.put_account(session, bank=r.bank.strip(), account_number=r.account_number,
+                                                    holder=r.holder.strip()))  # fmt: skip
+
+
+@router.delete("/store/bank-account", scope="mall.write_store", response_model=BankAccountOne,
+               summary="Take no more bank transfers")  # fmt: skip
+async def delete_bank_account(session: DbSession) -> JSONResponse:
+    """Reserving or confirming a bank transfer is a 409 from now on (orders waiting for a deposit still wait)."""
+    await bank_accounts.delete_account(session)
+    return _account(None)

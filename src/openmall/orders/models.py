@@ -190,3 +190,16 @@ class ShippingPolicy(MallOwned, Base):
     free_over: Mapped[Decimal | None] = mapped_column(MoneyType(), nullable=True, default=Decimal("50000"))
     remote_surcharge: Mapped[Decimal] = mapped_column(MoneyType(), default=Decimal("3000"))
     remote_zip_prefixes: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["63", "402", "409"])
+
+
+class BankAccount(MallOwned, Base):
+    """Where a mall's buyers send bank transfers; a mall without one takes no bank transfers."""
+
+    __tablename__ = "bank_accounts"
+    __table_args__ = (UniqueConstraint("mall_id"),)
+
+    account_no: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    bank: Mapped[str] = mapped_column(String(50))
+    account_number: Mapped[str] = mapped_column(String(40))
+    holder: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

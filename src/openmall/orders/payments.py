@@ -41,7 +41,7 @@ from openmall.kernel.fastsql import Statement, in_mall
 from openmall.kernel.money import format_money
 from openmall.kernel.timeutil import iso
 from openmall.malls.service import MallInfo
-from openmall.orders import events, gateways, pricing, service, sheets, states
+from openmall.orders import bank_accounts, events, gateways, pricing, service, sheets, states
 from openmall.orders.models import Order, OrderOption, OrderSheet, Payment
 from openmall.orders.numbers import OrderNumbers
 
@@ -49,7 +49,6 @@ CARD, BANK_TRANSFER = "CARD", "BANK_TRANSFER"
 PAY_TYPES = (CARD, BANK_TRANSFER)
 RESERVED, APPROVED, CANCELLED = "RESERVED", "APPROVED", "CANCELLED"
 DEPOSIT_DAYS = 3  # a bank transfer is due within 3 days of the order
-BANK = {"bank": "openmall Bank", "account": "100-2026-000000"}  # the mall's account (a per-mall setting: later)
 
 
 class PaymentDeclined(ApiError):
@@ -98,7 +97,9 @@ async def reserve(session: AsyncSession, member: Member, order_sheet_no: str, pa
     sheet = await sheets.get_sheet(session, member.member_no, order_sheet_no)
     if sheet.status != sheets.OPEN:
         raise _sheet_paid(sheet)
-    await _orderable_quote(session, member, sheet, amount)
+    q = await _orderable_quote(session, member, sheet, amount)
+    if pay_type == BANK_TRANSFER and q.amount_to_pay > 0:
+        await bank_accounts.required_account(session)
     payment = Payment(payment_key=f"pay_{secrets.token_hex(16)}", order_sheet_no=sheet.order_sheet_no,
                       member_no=member.member_no, pay_type=pay_type, amount=amount, status=RESERVED,
                       gateway=gateways.gateway().name if pay_type == CARD else "bank_transfer",
@@ -129,6 +130,8 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
         raise InvalidInput("card_number is required to pay by card", field="card_number")
     q = await _orderable_quote(session, member, sheet, payment.amount)
     assert q.priced is not None
+    paid_now = payment.pay_type == CARD or q.amount_to_pay == 0
+    account = None if paid_now else await bank_accounts.required_account(session)  # (removed since the reserve?)
     if await _CLAIM_SHEET.execute(session, b_sheet_no=sheet.sheet_no) != 1:
         raise _sheet_paid(await sheets.get_sheet(session, member.member_no, sheet.order_sheet_no))
     wanted: dict[int, int] = {}
@@ -138,7 +141,6 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
 
     gateway = gateways.gateway()
     approval: gateways.Approval | None = None
-    paid_now = payment.pay_type == CARD or q.amount_to_pay == 0
     if payment.pay_type == CARD and q.amount_to_pay > 0:
         answer = await gateway.approve(q.amount_to_pay, card_number or "", reference=payment.payment_key)
         if isinstance(answer, gateways.Decline):
@@ -154,7 +156,7 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
 
             await mileage.spend(session, member.member_no, q.mileage, order_id=order_id,
                                 reason=f"used on order {order_id}")  # fmt: skip
-        b = await _write_order(session, mall, member, sheet, q, payment, order_id, paid_now, approval, depositor_name)
+        b = await _write_order(session, mall, member, sheet, q, payment, order_id, account, approval, depositor_name)
         cart_items = [line.cart_item_no for line in q.lines if line.cart_item_no is not None]
         if cart_items:
             from openmall.orders import cart
@@ -221,18 +223,19 @@ _INSERT_OPTION = Statement(insert(OrderOption).returning(OrderOption.order_optio
 
 
 async def _write_order(session: AsyncSession, mall: MallInfo, member: Member, sheet: OrderSheet, q: sheets.Quote,
-                       payment: Payment, order_id: str, paid_now: bool, approval: gateways.Approval | None,
-                       depositor_name: str | None) -> service.Bundle:  # fmt: skip
+                       payment: Payment, order_id: str, account: bank_accounts.Account | None,
+                       approval: gateways.Approval | None, depositor_name: str | None) -> service.Bundle:  # fmt: skip
     """The order and its options as prebuilt statements (``kernel.fastsql``); the sheet and the payment point at
     it. Answers the order as objects to render (not in the session)."""
     priced = q.priced
     assert priced is not None
     now = utcnow()
+    paid_now = account is None  # a bank transfer waits for its deposit into ``account``
     status = states.PAY_DONE if paid_now else states.DEPOSIT_WAIT
     deposit: dict[str, Any] = {}
-    if not paid_now:
+    if account is not None:
         due = now + timedelta(days=DEPOSIT_DAYS)
-        deposit = {**BANK, "holder": mall.name, "depositor": (depositor_name or member.name or "")[:100],
+        deposit = {**account.as_deposit(), "depositor": (depositor_name or member.name or "")[:100],
                    "amount": _money(q.amount_to_pay), "due_at": iso(due, mall.timezone)}  # fmt: skip
     zero = Decimal("0")
     order = dict(

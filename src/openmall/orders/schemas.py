@@ -526,3 +526,34 @@ class ShippingPolicyOut(BaseModel):
 
 class ShippingPolicyOne(BaseModel):
     shipping_policy: ShippingPolicyOut
+
+
+# ---- the mall's account for bank transfers (Admin API) -----------------------------------------------------
+
+
+class BankAccountIn(Strict):
+    bank: Annotated[str, Field(min_length=1, max_length=50, description="The bank's name, as buyers know it.")]
+    account_number: Annotated[
+        str,
+        Field(
+            min_length=4,
+            max_length=40,
+            pattern=r"^[0-9][0-9 -]*[0-9]$",
+            description="Digits, with dashes or spaces as the bank writes it.",
+        ),
+    ]
+    holder: Annotated[str, Field(min_length=1, max_length=100, description="The account holder's name.")]
+
+
+class BankAccountRequest(Strict):
+    request: BankAccountIn
+
+
+class BankAccountOut(BaseModel):
+    bank: str
+    account_number: str
+    holder: str
+
+
+class BankAccountOne(BaseModel):
+    bank_account: BankAccountOut | None = Field(description="null: the mall takes no bank transfers.")
