@@ -314,10 +314,11 @@ async def test_two_processes_share_one_bucket(world: World, servers: Servers):
         later = await _burst(client, bases, world.mall_id, tool.token, 10)
         t3 = time.perf_counter()
         again, _ = _check(later, world.mall_id)
-        # at least what drained while nothing was allowed; at most what drained since the first call
-        most_later = _bound(t3 - t0) - allowed
-        assert wait - 1 <= again <= min(most_later, wait + 1), (
-            f"{again} of 10 allowed {t2 - t1:.2f} s after the burst (bound {most_later})"
+        # at least what drained while nothing was allowed; at most what drained since the first call, and since
+        # the first burst ended full (the second burst itself may take a while on a busy machine: it drains too)
+        most_later = min(_bound(t3 - t0) - allowed, int(t3 - t1) + 1)
+        assert wait - 1 <= again <= most_later, (
+            f"{again} of 10 allowed {t2 - t1:.2f} s after the burst, which took {t3 - t2:.2f} s (bound {most_later})"
         )
 
 
