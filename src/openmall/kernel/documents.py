@@ -13,11 +13,11 @@ import asyncio
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, make_url, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute
 
-from openmall.kernel.db import ALL_MALLS, TenancyError
+from openmall.kernel.db import ALL_MALLS, TenancyError, asyncpg_pool
 
 
 class DirectReads:
@@ -76,14 +76,10 @@ class DirectReads:
                 await cursor.close()
 
     async def _open(self) -> Any:
-        import asyncpg
-
-        url = make_url(self.engine.url).set(drivername="postgresql")
         async with self._opening:  # the first requests arrive together: open one pool, not one each
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(
-                    url.render_as_string(hide_password=False), min_size=1, max_size=self.pool_size
-                )
+                url = self.engine.url.render_as_string(hide_password=False)
+                self._pool = await asyncpg_pool(url, max_size=self.pool_size)
         return self._pool
 
     async def close(self) -> None:

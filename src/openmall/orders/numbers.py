@@ -18,11 +18,10 @@ import asyncio
 from datetime import date
 from typing import Any
 
-from sqlalchemy import make_url
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from openmall.config import normalize_database_url
+from openmall.kernel.db import asyncpg_pool
 from openmall.orders.models import OrderSequence
 
 
@@ -59,13 +58,9 @@ class OrderNumbers:
             return int(await conn.fetchval(self._sql, *[values[n] for n in self._order]))
 
     async def _open(self) -> Any:
-        import asyncpg
-
         async with self._opening:  # the first orders arrive together: open one pool, not one each
             if self._pool is None:
-                url = make_url(normalize_database_url(self._url)).set(drivername="postgresql")
-                self._pool = await asyncpg.create_pool(url.render_as_string(hide_password=False), min_size=1,
-                                                       max_size=2)  # fmt: skip
+                self._pool = await asyncpg_pool(self._url, max_size=2)
         return self._pool
 
     async def close(self) -> None:
