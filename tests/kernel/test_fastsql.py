@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, PendingRollbackError
 from sqlalchemy.orm import aliased
 
@@ -269,6 +269,13 @@ async def test_a_mall_owned_table_without_in_mall_is_refused_at_first_use(app, s
         pytest.param(lambda many: update(Variant).where(many(Variant.variant_no, "nos")).values(quantity=0),
                      id="update"),
         pytest.param(lambda many: delete(Variant).where(many(Variant.variant_no, "nos")), id="delete"),
+        # an outer join's ON clause does not filter its preserved (left) side: every variant of every mall
+        pytest.param(lambda many: select(Variant.variant_no).outerjoin(Product, and_(
+            Product.product_no == Variant.product_no, in_mall(Product), in_mall(Variant)))
+            .where(many(Variant.variant_no, "nos")), id="outer-join-on-scopes-the-preserved-side"),
+        pytest.param(lambda many: select(Variant.variant_no).join(Product, and_(
+            Product.product_no == Variant.product_no, in_mall(Product), in_mall(Variant)), full=True)
+            .where(many(Variant.variant_no, "nos")), id="full-join-on-scopes-nothing"),
     ],
 )  # fmt: skip
 async def test_every_mall_owned_table_must_be_scoped(app, shop, build):

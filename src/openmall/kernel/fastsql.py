@@ -22,11 +22,11 @@ Lists: ``Statement(lambda many: select(...).where(many(Variant.variant_no, "nos"
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import ARRAY, Alias, Delete, Insert, Update, any_, bindparam, inspect
+from sqlalchemy import ARRAY, Alias, Delete, Insert, Join, Select, Update, any_, bindparam, inspect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -243,13 +243,22 @@ async def _connection(session: AsyncSession) -> tuple[Any, Any]:
 
 def _check_tenancy(stmt: Any) -> bool:
     """Every use of a mall-owned table in the statement (each alias and subquery counts) is compared with the
-    session's mall by ``=`` in an AND of its conditions (not under OR or NOT); an INSERT gets the session's mall
-    as its ``mall_id``. True when the statement takes the session's mall."""
+    session's mall by ``=`` in an AND of its conditions (not under OR or NOT; in an outer join's ON clause only
+    for the join's nullable side); an INSERT gets the session's mall as its ``mall_id``. True when the statement
+    takes the session's mall."""
     owned = set(_mall_owned_tables())
     found = find_tables(stmt, include_aliases=True, include_joins=True, include_selects=True, include_crud=True)
     needed = {t for t in found if _base_table(t) in owned}
     if isinstance(stmt, Insert):
         needed.discard(stmt.table)
+    # a condition in an outer join's ON clause filters only the join's nullable side (nothing for a full join);
+    # the joins exist once the statement's FROMs are worked out (an ORM ``.join()`` keeps them aside till then)
+    outer: list[tuple[Any, set[Any]]] = []  # (a comparison in an outer ON clause, the tables it may scope)
+    for select_ in (e for e in visitors.iterate(stmt) if isinstance(e, Select)):
+        for join in _joins(select_.get_final_froms()):
+            if (join.isouter or join.full) and join.onclause is not None:
+                nullable = set() if join.full else set(find_tables(join.right, include_aliases=True))
+                outer += [(e, nullable) for e in visitors.iterate(join.onclause) if isinstance(e, BinaryExpression)]
     tainted: set[int] = set()  # conditions under OR or NOT do not scope anything
     for element in visitors.iterate(stmt):
         if (isinstance(element, BooleanClauseList) and element.operator is operators.or_) or (
@@ -264,11 +273,19 @@ def _check_tenancy(stmt: Any) -> bool:
                 left, right = right, left
             if (isinstance(left, ColumnClause) and left.name == "mall_id" and isinstance(right, BindParameter)
                     and right.key == MALL):  # fmt: skip
-                scoped.add(left.table)
+                if all(left.table in tables for on, tables in outer if on.compare(element)):
+                    scoped.add(left.table)
     missing = sorted({_base_table(t).name for t in needed if t not in scoped})
     if missing:
         raise TenancyError(f"fastsql: {', '.join(missing)} must be compared with the session's mall (in_mall(...))")
     return bool(needed) or isinstance(stmt, Insert) and stmt.table in owned
+
+
+def _joins(froms: Sequence[Any]) -> Iterator[Any]:
+    for from_ in froms:
+        if isinstance(from_, Join):
+            yield from_
+            yield from _joins([from_.left, from_.right])
 
 
 def _base_table(from_: Any) -> Any:
