@@ -241,3 +241,12 @@ async def test_a_guest_cart_key_is_stored_hashed(app, shop, guest_client):
     stored = [r[2] for r in rows]
     assert len(stored) == 1 and stored[0] != raw and raw not in stored[0]  # the table alone opens no cart
     assert [i["variant_no"] for i in (await guest_client.get(CART)).json()["cart"]["cart_items"]] == [shop.white_m]
+
+
+async def test_a_members_call_ignores_a_malformed_guest_key(shop, member_client):
+    client = await member_client()
+    added = await client.post(CART, headers={"X-Guest-Key": "not a key!"}, json={"variant_no": shop.white_m,
+                                                                                 "quantity": 1})  # fmt: skip
+    assert added.status_code == 201, added.text
+    listed = await client.get(CART, headers={"X-Guest-Key": "not a key!"})
+    assert [i["variant_no"] for i in listed.json()["cart"]["cart_items"]] == [shop.white_m]

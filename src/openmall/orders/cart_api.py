@@ -49,9 +49,12 @@ admin_router = AdminRouter(prefix="/api/v2/admin", tags=["Admin API: shipping"])
 
 async def _guest_key(
     request: Request,
+    member: MaybeMember,
     raw: Annotated[str | None, Header(alias="X-Guest-Key", description=f"A guest's cart: {cart.GUEST_KEY_HINT}. "
                                       "Ignored with a member token.")] = None,
 ) -> str | None:  # fmt: skip
+    if member is not None:
+        return None  # a member's cart: the header is ignored, whatever it holds
     return cart.guest_key_digest(request.app.state.key, raw)
 
 
