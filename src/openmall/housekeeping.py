@@ -1,5 +1,6 @@
 """Chores that every background worker does now and then (``openmall worker``, and the embedded one of
-``openmall serve``), besides delivering webhooks: each domain's periodic work, listed here in one place.
+``openmall serve``), besides delivering webhooks: each domain's periodic work, listed here in one place —
+overdue bank transfers cancelled, guest carts nobody came back to dropped.
 
 A chore takes the worker's session factory and returns how many things it handled; a chore that fails is logged
 and tried again at the next round (every ``housekeeping_every`` seconds of the worker's loop, 10 minutes).
@@ -22,4 +23,11 @@ async def expire_deposits(sessions: async_sessionmaker[AsyncSession]) -> int:
     return len(await deposits.expire(sessions))
 
 
-CHORES: Sequence[Chore] = (expire_deposits,)
+async def forget_stale_guest_carts(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Guest cart lines untouched for 30 days are dropped (``orders.cart``)."""
+    from openmall.orders import cart
+
+    return await cart.forget_stale_guest_lines(sessions)
+
+
+CHORES: Sequence[Chore] = (expire_deposits, forget_stale_guest_carts)

@@ -3,8 +3,11 @@ selected items, and the guest cart merged into the member's at login."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from openmall.kernel import clock
 from openmall.kernel.db import session_scope
 from openmall.kernel.errors import InvalidInput
 from openmall.orders import cart
@@ -250,3 +253,21 @@ async def test_a_members_call_ignores_a_malformed_guest_key(shop, member_client)
     assert added.status_code == 201, added.text
     listed = await client.get(CART, headers={"X-Guest-Key": "not a key!"})
     assert [i["variant_no"] for i in listed.json()["cart"]["cart_items"]] == [shop.white_m]
+
+
+async def test_guest_carts_nobody_comes_back_to_are_dropped_after_30_days(app, shop, guest_client, member_client):
+    member = await member_client()
+    assert (await guest_client.post(CART, json={"variant_no": shop.white_m, "quantity": 1})).status_code == 201
+    assert (await member.post(CART, json={"variant_no": shop.white_s, "quantity": 1})).status_code == 201
+    with clock.travel(timedelta(days=cart.GUEST_CART_DAYS - 1)):
+        assert await cart.forget_stale_guest_lines(app.state.sessions) == 0
+        fresh_guest = {"X-Guest-Key": "f" * 32}  # a guest who comes back within the 30 days keeps the cart
+        line = {"variant_no": shop.jeans_navy_28, "quantity": 1}
+        added = await guest_client.post(CART, headers=fresh_guest, json=line)
+        assert added.status_code == 201, added.text
+    with clock.travel(timedelta(days=cart.GUEST_CART_DAYS + 1)):
+        assert await cart.forget_stale_guest_lines(app.state.sessions) == 1
+    rows = await shop.cart_rows()
+    # the member's line, and the guest's who came back
+    assert sorted(r[3] for r in rows) == sorted([shop.white_s, shop.jeans_navy_28])
+    assert (await guest_client.get(CART)).json()["cart"]["cart_items"] == []

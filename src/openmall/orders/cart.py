@@ -16,14 +16,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from openmall.catalog import service as catalog
 from openmall.customers.models import Member, MemberGroup
+from openmall.kernel.db import ALL_MALLS, session_scope, utcnow
 from openmall.kernel.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from openmall.kernel.secrets import digest
 from openmall.orders import pricing, shipping
@@ -347,6 +349,23 @@ async def subtotal(session: AsyncSession, owner: Owner, cart_item_nos: Sequence[
         priced = pricing.price([c.sellable.line(c.item.cart_item_no, c.item.quantity) for c in counted],
                                shipping=policy.rule(), group=discount)  # fmt: skip
     return Subtotal(counted, left_out, priced, group.name if group is not None else None, policy)
+
+
+# ---- guest carts that nobody comes back to -------------------------------------------------------------------
+
+GUEST_CART_DAYS = 30  # a guest cart line untouched this long is dropped (a member's cart is kept)
+
+
+async def forget_stale_guest_lines(sessions: async_sessionmaker[AsyncSession], now: datetime | None = None) -> int:
+    """Drop the guest cart lines of every mall untouched for ``GUEST_CART_DAYS`` (a worker's chore); how many.
+    Lines stored before guest keys were hashed can no longer be found by their guest, and go the same way."""
+    cutoff = (now or utcnow()) - timedelta(days=GUEST_CART_DAYS)
+    async with session_scope(sessions, ALL_MALLS) as session:
+        result = await session.execute(
+            delete(CartItem).where(CartItem.member_no.is_(None), CartItem.updated_at < cutoff)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+        return int(result.rowcount or 0)
 
 
 # ---- guest cart → member cart ------------------------------------------------------------------------------

@@ -46,22 +46,22 @@ async def expire(sessions: async_sessionmaker[AsyncSession], now: datetime | Non
     """Cancel every order of every mall whose deposit is overdue; the orders cancelled."""
     cutoff = due_before(now or utcnow())
     done: list[Expired] = []
+    after = 0  # order_no: each round goes on past the last, so an order that cannot be cancelled blocks none
     while True:
         async with session_scope(sessions, ALL_MALLS) as session:
             due = (await session.execute(
-                select(Order.mall_id, Order.order_id)
-                .where(Order.status == states.DEPOSIT_WAIT, Order.created_at <= cutoff)
+                select(Order.order_no, Order.mall_id, Order.order_id)
+                .where(Order.status == states.DEPOSIT_WAIT, Order.created_at <= cutoff, Order.order_no > after)
                 .order_by(Order.order_no).limit(BATCH)
             )).all()  # fmt: skip
-        cancelled = 0
-        for mall_id, order_id in due:
+        for order_no, mall_id, order_id in due:
+            after = order_no
             try:
                 if await _cancel(sessions, mall_id, order_id, cutoff):
                     done.append(Expired(mall_id, order_id))
-                    cancelled += 1
             except Exception:  # noqa: BLE001 - one order's trouble must not keep the others waiting
                 log.exception("could not cancel overdue bank-transfer order %s of mall %s", order_id, mall_id)
-        if len(due) < BATCH or not cancelled:
+        if len(due) < BATCH:
             return done
 
 

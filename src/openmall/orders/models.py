@@ -93,6 +93,8 @@ class Order(MallOwned, Base):
         UniqueConstraint("mall_id", "order_id"),
         Index("ix_orders_mall_created", "mall_id", "created_at"),
         Index("ix_orders_mall_member_created", "mall_id", "member_no", "created_at"),
+        # across malls, for the workers: bank transfers past their due date (``orders.deposits``)
+        Index("ix_orders_status_created", "status", "created_at"),
     )
 
     order_no: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)

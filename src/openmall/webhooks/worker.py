@@ -83,9 +83,11 @@ class Worker:
         """Until stopped, keep up to ``concurrency`` deliveries in flight: claim more whenever a quarter of
         the slots are free, record finished attempts as they come (the database work overlaps the HTTP
         work instead of waiting for a whole batch); sleep ``idle`` when there is nothing to do. Every
-        ``housekeeping_every`` seconds, drop log entries older than ``OPENMALL_WEBHOOK_LOG_DAYS``.
-        On stop, the attempts in flight finish and are recorded."""
+        ``housekeeping_every`` seconds, drop log entries older than ``OPENMALL_WEBHOOK_LOG_DAYS`` and start
+        the chores in a task of their own (deliveries go on meanwhile). On stop, the attempts in flight finish
+        and are recorded; chores still running are cancelled (each of their steps is its own transaction)."""
         next_housekeeping = 0.0
+        chores: asyncio.Task[None] | None = None
         in_flight: set[asyncio.Task[tuple[service.Work, service.Outcome]]] = set()
         finished: list[tuple[service.Work, service.Outcome]] = []
         while not self._stop.is_set() or in_flight or finished:
@@ -94,6 +96,8 @@ class Worker:
                 if time.monotonic() >= next_housekeeping:
                     next_housekeeping = time.monotonic() + housekeeping_every
                     await self.housekeeping()
+                    if self.chores and (chores is None or chores.done()):  # beside the deliveries, not in their way
+                        chores = asyncio.create_task(self.run_chores())
                 free = self.concurrency - len(in_flight)
                 if not self._stop.is_set() and free >= max(1, self.concurrency // 4):
                     for work in await self._claim(free):
@@ -113,6 +117,9 @@ class Worker:
                     await asyncio.wait_for(self._stop.wait(), idle)
                 except TimeoutError:
                     pass
+        if chores is not None and not chores.done():
+            chores.cancel()
+            await asyncio.gather(chores, return_exceptions=True)
 
     async def _claim(self, limit: int) -> list[service.Work]:
         """Fan out new events, lease due deliveries and read what they need: one transaction."""
@@ -127,15 +134,17 @@ class Worker:
         return work, await self.attempt(work)
 
     async def housekeeping(self) -> int:
-        """Old log entries dropped, then the chores run (a failing chore is logged; the others still run)."""
+        """Old log entries dropped; how many."""
         async with session_scope(self.sessions, ALL_MALLS) as session:
-            forgotten = await service.forget_old_attempts(session, self.settings.webhook_log_days)
+            return await service.forget_old_attempts(session, self.settings.webhook_log_days)
+
+    async def run_chores(self) -> None:
+        """The other domains' chores, one after the other (a failing one is logged; the others still run)."""
         for chore in self.chores:
             try:
                 await chore(self.sessions)
             except Exception:  # noqa: BLE001 - tried again at the next round
                 log.exception("housekeeping chore %s failed", getattr(chore, "__name__", chore))
-        return forgotten
 
     async def step(self) -> int:
         """One round: returns how many events and deliveries it handled.

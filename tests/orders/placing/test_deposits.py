@@ -3,12 +3,17 @@ worker's housekeeping or ``openmall orders expire-deposits``: stock, mileage and
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from openmall.housekeeping import CHORES
 from openmall.kernel import clock
+from openmall.kernel.db import session_scope
 from openmall.orders import deposits
+from openmall.orders.models import Order
 from openmall.orders.payments import DEPOSIT_DAYS
 from openmall.webhooks.worker import Worker
 from tests.orders.conftest import OrderShop
@@ -61,13 +66,40 @@ async def test_a_deposit_confirmed_in_time_or_a_card_order_stays(app, shop: Orde
         assert ok(await client.get(f"{MY_ORDERS}/{placed['order_id']}"))["order"]["status"] == "PAY_DONE"
 
 
-async def test_the_workers_housekeeping_runs_it(app, shop: OrderShop, member_client):
+async def test_a_running_worker_does_it_among_its_chores(app, shop: OrderShop, member_client):
     client = await member_client()
     placed = await _bank_order(shop, client)
     worker = Worker(app.state.engine, app.state.settings, app.state.key, concurrency=2, chores=CHORES)
-    try:
-        with clock.travel(PAST_DUE):
-            await worker.housekeeping()
-    finally:
-        await worker.close()
-    assert ok(await client.get(f"{MY_ORDERS}/{placed['order_id']}"))["order"]["status"] == "CANCEL_DONE"
+
+    async def status() -> str:  # read from the database: three days on, the member's token has expired
+        async with session_scope(app.state.sessions, "demo") as s:
+            return await s.scalar(select(Order.status).where(Order.order_id == placed["order_id"]))
+
+    with clock.travel(PAST_DUE):
+        running = asyncio.create_task(worker.run(idle=0.02))
+        try:
+            for _ in range(250):  # the first round does the housekeeping
+                if await status() == "CANCEL_DONE":
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            worker.stop()
+            await running
+            await worker.close()
+    assert await status() == "CANCEL_DONE"
+
+
+async def test_an_order_that_cannot_be_cancelled_keeps_no_other_waiting(app, shop, member_client, monkeypatch):
+    client = await member_client()
+    stuck, later = await _bank_order(shop, client), await _bank_order(shop, client)
+    monkeypatch.setattr(deposits, "BATCH", 1)  # one order a round: the stuck one would be every round's first
+    real = deposits._cancel
+
+    async def failing_first(sessions, mall_id, order_id, cutoff):
+        if order_id == stuck["order_id"]:
+            raise RuntimeError("a broken order")
+        return await real(sessions, mall_id, order_id, cutoff)
+
+    monkeypatch.setattr(deposits, "_cancel", failing_first)
+    with clock.travel(PAST_DUE):
+        assert [e.order_id for e in await deposits.expire(app.state.sessions)] == [later["order_id"]]

@@ -1,4 +1,4 @@
-"""each mall's account for bank transfers
+"""each mall's account for bank transfers; orders by status and time (overdue deposits)
 
 Revision ID: 0010
 Revises: 0009
@@ -33,7 +33,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("account_no", name=op.f("pk_bank_accounts")),
         sa.UniqueConstraint("mall_id", name=op.f("uq_bank_accounts_mall_id")),
     )
+    op.create_index("ix_orders_status_created", "orders", ["status", "created_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_orders_status_created", table_name="orders")
     op.drop_table("bank_accounts")
