@@ -9,7 +9,8 @@ explicitly for the whole platform (the CLI's maintenance work).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -243,9 +244,25 @@ def _names_mall_owned_table(statement: Any) -> bool:
     return any(t in owned for t in find_tables(statement, include_joins=True, include_selects=True))
 
 
+def on_rollback(session: AsyncSession, undo: Callable[[], Awaitable[Any]]) -> None:
+    """Have ``undo`` run if the session's work does not commit — an error, or the commit itself failing — for
+    what the work did outside the database (a card charged). It runs after the rollback; its own failure is
+    logged, never raised over the error that caused it."""
+    session.info.setdefault("on_rollback", []).append(undo)
+
+
+async def _undo(session: AsyncSession) -> None:
+    for undo in reversed(session.info.pop("on_rollback", [])):
+        try:
+            await undo()
+        except Exception:  # noqa: BLE001 - the original error is what the caller must see
+            logging.getLogger("openmall").exception("could not undo %r after a rollback", undo)
+
+
 @asynccontextmanager
 async def session_scope(factory: async_sessionmaker[AsyncSession], mall_id: str) -> AsyncIterator[AsyncSession]:
-    """One unit of work for one mall: commits once at the end, rolls back on any error but a ``KeepChanges``."""
+    """One unit of work for one mall: commits once at the end, rolls back on any error but a ``KeepChanges``
+    (and then runs what ``on_rollback`` registered)."""
     async with factory() as session:
         bind_mall(session, mall_id)
         try:
@@ -258,4 +275,6 @@ async def session_scope(factory: async_sessionmaker[AsyncSession], mall_id: str)
             raise
         except BaseException:
             await session.rollback()
+            await _undo(session)
             raise
+        session.info.pop("on_rollback", None)

@@ -15,8 +15,8 @@ rollback then undoes every step before it):
    due date, until the merchant confirms the deposit (``POST /api/v2/admin/orders/{order_id}/deposit``);
 5. the order id is taken (``orders.service.next_order_id``, as late as possible: its row stays locked until the
    commit), the coupons are used (``promotions.service.use``: a coupon used meanwhile is a 409) and the mileage is
-   spent (``customers.mileage.spend``: a balance spent meanwhile is a 422) — if any of these fails after the card
-   was charged, the charge is cancelled at the gateway;
+   spent (``customers.mileage.spend``: a balance spent meanwhile is a 422) — from the charge on, any failure (the
+   request's commit included) cancels the charge at the gateway (``kernel.db.on_rollback``);
 6. the order and its options are written from the quote's priced lines, with the sheet's tracking key and channel;
    the cart lines it came from are removed; ``order.created`` (and ``order.paid`` when paid) are emitted.
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
@@ -35,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.catalog import stock
 from openmall.customers.models import Member
-from openmall.kernel.db import utcnow
+from openmall.kernel.db import on_rollback, utcnow
 from openmall.kernel.errors import ApiError, Conflict, InvalidInput, NotFound
 from openmall.kernel.fastsql import Statement, in_mall
 from openmall.kernel.money import format_money
@@ -147,29 +148,25 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
             raise PaymentDeclined(f"The card was declined ({answer.code}): {answer.message}; nothing was ordered. "
                                   "Try another card.", more_info={"decline_code": answer.code})  # fmt: skip
         approval = answer
-    try:
-        order_id = await service.next_order_id(session, mall.timezone, numbers)
-        for coupon in q.coupons:
-            await _use_coupon(session, coupon.issued_coupon_no, order_id)
-        if q.mileage > 0:
-            from openmall.customers import mileage
+        on_rollback(session, partial(gateway.cancel, approval.tx_id))  # any failure from here on, the commit's too
+    order_id = await service.next_order_id(session, mall.timezone, numbers)
+    for coupon in q.coupons:
+        await _use_coupon(session, coupon.issued_coupon_no, order_id)
+    if q.mileage > 0:
+        from openmall.customers import mileage
 
-            await mileage.spend(session, member.member_no, q.mileage, order_id=order_id,
-                                reason=f"used on order {order_id}")  # fmt: skip
-        b = await _write_order(session, mall, member, sheet, q, payment, order_id, account, approval, depositor_name)
-        cart_items = [line.cart_item_no for line in q.lines if line.cart_item_no is not None]
-        if cart_items:
-            from openmall.orders import cart
+        await mileage.spend(session, member.member_no, q.mileage, order_id=order_id,
+                            reason=f"used on order {order_id}")  # fmt: skip
+    b = await _write_order(session, mall, member, sheet, q, payment, order_id, account, approval, depositor_name)
+    cart_items = [line.cart_item_no for line in q.lines if line.cart_item_no is not None]
+    if cart_items:
+        from openmall.orders import cart
 
-            await cart.remove_ordered(session, member.member_no, cart_items)
-        data = service.as_data(b, mall.timezone)
-        await events.emit_orders(session, [events.ORDER_CREATED, events.ORDER_PAID] if paid_now
-                                 else [events.ORDER_CREATED], data)  # fmt: skip
-        await session.flush()  # every write has reached the database while the charge can still be cancelled
-    except BaseException:
-        if approval is not None:
-            await gateway.cancel(approval.tx_id)
-        raise
+        await cart.remove_ordered(session, member.member_no, cart_items)
+    data = service.as_data(b, mall.timezone)
+    await events.emit_orders(session, [events.ORDER_CREATED, events.ORDER_PAID] if paid_now
+                             else [events.ORDER_CREATED], data)  # fmt: skip
+    await session.flush()  # every write reaches the database now: a refusal shows before the request commits
     return b, data
 
 

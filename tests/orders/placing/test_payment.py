@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
 from openmall.orders import gateways
 from tests.conftest import assert_error
 from tests.orders.conftest import OrderShop
@@ -177,3 +180,25 @@ async def test_the_storefront_documents_stay_true_after_an_order(app, shop: Orde
     shown = ok(await client.get(f"/api/v2/shop/products/{shop.catalog.jeans}"))["product"]
     black_28 = next(v for v in shown["variants"] if v["variant_no"] == shop.jeans_black_28)
     assert black_28["stock_status"] == "sold_out"
+
+
+async def test_a_commit_that_fails_after_the_charge_cancels_it(app, shop: OrderShop, member_client):
+    gateway = gateways.TestGateway()
+    previous = gateways.set_gateway(gateway)
+
+    def commit_fails(session: Session) -> None:  # the database goes away as the order's request commits
+        if session.info.get("on_rollback"):
+            raise RuntimeError("connection lost at the commit")
+
+    event.listen(Session, "before_commit", commit_fails)
+    try:
+        client = await member_client()
+        s = await sheet(client, [(shop.white_s, 1)])
+        before = await counts(app)
+        assert_error(await pay(client, s), 500)
+        assert len(gateway.approved) == 1 and gateway.cancelled == set(gateway.approved)  # nobody pays for nothing
+        assert await counts(app) == before
+    finally:
+        event.remove(Session, "before_commit", commit_fails)
+        gateways.set_gateway(previous)
+    assert ok(await pay(client, s), 201)["order"]["status"] == "PAY_DONE"  # and the sheet can still be paid
