@@ -63,11 +63,24 @@ async def order(client: httpx.AsyncClient, items: list[tuple[int, int]], **choic
 
 
 @pytest.fixture
-async def admin(app, shop: OrderShop):
-    headers = await shop.admin_headers(["mall.read_order", "mall.write_order"])
+async def admin_client(app, shop: OrderShop):
+    """``await admin_client(scopes)``: an Admin API client of the demo mall whose token holds ``scopes``."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url=host("demo"), headers=headers) as c:
-        yield c
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(scopes: list[str]) -> httpx.AsyncClient:
+        headers = await shop.admin_headers(scopes)
+        clients.append(httpx.AsyncClient(transport=transport, base_url=host("demo"), headers=headers))
+        return clients[-1]
+
+    yield make
+    for c in clients:
+        await c.aclose()
+
+
+@pytest.fixture
+async def admin(admin_client):
+    return await admin_client(["mall.read_order", "mall.write_order"])
 
 
 @dataclass

@@ -3,12 +3,11 @@ without one takes no bank transfers (a 409 that changes nothing)."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from openmall.kernel.db import session_scope
 from openmall.orders import bank_accounts
-from tests.conftest import assert_error, host
+from tests.conftest import assert_error
 from tests.orders.conftest import BANK, OrderShop
 from tests.orders.placing.conftest import PAY, counts, ok, pay, reserve, sheet
 
@@ -16,11 +15,8 @@ ACCOUNT = "/api/v2/admin/store/bank-account"
 
 
 @pytest.fixture
-async def store(app, shop: OrderShop):
-    headers = await shop.admin_headers(["mall.read_store", "mall.write_store"])
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url=host("demo"), headers=headers) as c:
-        yield c
+async def store(admin_client):
+    return await admin_client(["mall.read_store", "mall.write_store"])
 
 
 async def test_a_bank_transfer_order_shows_the_malls_account(app, shop: OrderShop, member_client, store):
@@ -72,12 +68,10 @@ async def test_bad_accounts_are_refused_and_change_nothing(app, shop, store, bod
                                                            "holder": BANK["holder"]}  # fmt: skip
 
 
-async def test_the_account_is_the_malls_own_and_needs_the_store_scopes(app, shop: OrderShop, store):
+async def test_the_account_is_the_malls_own_and_needs_the_store_scopes(app, shop: OrderShop, store, admin_client):
     async with session_scope(app.state.sessions, "other") as s:
         assert await bank_accounts.get_account(s) is None  # the demo mall's account is not the other mall's
-    orders_only = await shop.admin_headers(["mall.read_order", "mall.write_order"])
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url=host("demo"), headers=orders_only) as c:
-        assert_error(await c.get(ACCOUNT), 403)
-        assert_error(await c.delete(ACCOUNT), 403)
+    orders_only = await admin_client(["mall.read_order", "mall.write_order"])
+    assert_error(await orders_only.get(ACCOUNT), 403)
+    assert_error(await orders_only.delete(ACCOUNT), 403)
     assert ok(await store.get(ACCOUNT))["bank_account"]["account_number"] == BANK["account"]
