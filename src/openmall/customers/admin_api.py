@@ -7,11 +7,10 @@ adjustments). Bodies come wrapped as ``{"request": {...}}``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 
 from openmall.customers import mileage, service
 from openmall.customers.schemas import (
@@ -33,7 +32,6 @@ from openmall.kernel.pagination import PageParams
 from openmall.kernel.params import MAX_INT, parse_choice, parse_int_list, parse_text
 from openmall.kernel.representation import FieldsQuery, View
 from openmall.kernel.tenancy import CurrentMall, DbSession, ReadSession
-from openmall.malls.service import MallInfo
 from openmall.oauth.guard import AdminRouter
 
 router = AdminRouter(prefix="/api/v2/admin", tags=["Admin API: customers"])
@@ -63,12 +61,6 @@ def customer_filter_query(
 
 
 CustomerFilterQuery = Annotated[service.CustomerFilter, Depends(customer_filter_query)]
-
-
-def _one(mall: MallInfo, key: str, schema: type[BaseModel], obj: Any, status: int = 200) -> Response:
-    response = View(schema, mall).one(key, schema.model_validate(obj))
-    response.status_code = status
-    return response
 
 
 # ---- customers -----------------------------------------------------------------------------------------
@@ -105,13 +97,13 @@ async def list_groups(mall: CurrentMall, session: ReadSession) -> Response:
 async def create_group(mall: CurrentMall, session: DbSession, body: GroupCreateRequest) -> Response:
     """Rates are percentages as decimal strings (`"3.00"` = 3 %). `is_default: true` makes new members
     join it (and unmarks the previous default)."""
-    return _one(mall, "group", GroupOut, await service.create_group(session, body.request), 201)
+    return View(GroupOut, mall).one("group", await service.create_group(session, body.request), 201)
 
 
 @router.put("/customers/groups/{group_no}", scope=WRITE_CUSTOMER, response_model=GroupOne,
             summary="Change a member group (only the fields given)")  # fmt: skip
 async def update_group(mall: CurrentMall, session: DbSession, group_no: GroupNo, body: GroupUpdateRequest) -> Response:
-    return _one(mall, "group", GroupOut, await service.update_group(session, group_no, body.request))
+    return View(GroupOut, mall).one("group", await service.update_group(session, group_no, body.request))
 
 
 # ---- one customer --------------------------------------------------------------------------------------
@@ -129,21 +121,18 @@ async def get_customer(
             summary="Move a customer to a member group")  # fmt: skip
 async def set_group(mall: CurrentMall, session: DbSession, member_no: MemberNo, body: MemberGroupRequest) -> Response:
     await service.set_member_group(session, member_no, body.request.group_no)
-    return _one(mall, "customer", CustomerOut, await service.get_customer(session, member_no))
+    return View(CustomerOut, mall).one(
+        "customer", CustomerOut.model_validate(await service.get_customer(session, member_no))
+    )
 
 
 # ---- mileage -------------------------------------------------------------------------------------------
 
 
-async def _ledger(session: Any, member_no: int, page: Any) -> dict[str, Any]:
-    found = await mileage.ledger(session, member_no, page)
-    return {"member_no": member_no, "balance": found.balance, "total": found.total, "entries": found.entries}
-
-
 @router.get("/customers/{member_no}/mileage", scope=READ_MILEAGE, response_model=MileageOne,
             summary="A customer's mileage balance and ledger, newest first")  # fmt: skip
 async def get_mileage(mall: CurrentMall, session: ReadSession, member_no: MemberNo, page: PageParams) -> Response:
-    return _one(mall, "mileage", MileageOut, await _ledger(session, member_no, page))
+    return View(MileageOut, mall).one("mileage", await mileage.ledger(session, member_no, page))
 
 
 @router.post("/customers/{member_no}/mileage", scope=WRITE_MILEAGE, status_code=201, response_model=MileageOne,
@@ -155,4 +144,4 @@ async def adjust_mileage(
     The balance never goes below 0: such an adjustment is a 422 (field `mileage`) and changes nothing.
     Answers the balance and the newest ledger entries."""
     await mileage.adjust(session, member_no, body.request.amount, reason=body.request.reason)
-    return _one(mall, "mileage", MileageOut, await _ledger(session, member_no, page), 201)
+    return View(MileageOut, mall).one("mileage", await mileage.ledger(session, member_no, page), 201)

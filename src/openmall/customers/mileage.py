@@ -44,6 +44,7 @@ class InsufficientMileage(InvalidInput):
 
 @dataclass(frozen=True)
 class Ledger:
+    member_no: int
     balance: Decimal
     entries: list[MileageEntry]
     total: int
@@ -168,4 +169,4 @@ async def ledger(session: AsyncSession, member_no: int, page: Page) -> Ledger:
     total = await session.scalar(
         select(func.count()).select_from(MileageEntry).where(MileageEntry.member_no == member_no)
     )
-    return Ledger(current, rows, total or 0)
+    return Ledger(member_no, current, rows, total or 0)

@@ -221,7 +221,7 @@ class MileageEntryOut(Out):
     created_at: MallDateTime
 
 
-class MileageOut(BaseModel):
+class MileageOut(Out):
     member_no: int
     balance: Money
     total: int = Field(description="How many ledger entries there are in all")

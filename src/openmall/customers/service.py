@@ -327,9 +327,7 @@ async def default_address(session: AsyncSession, member_no: int) -> Any | None:
 
 
 async def _address(session: AsyncSession, member_no: int, address_no: int) -> Address:
-    found = await session.scalar(
-        select(Address).where(Address.address_no == address_no, Address.member_no == member_no)
-    )
+    found = await find_address(session, member_no, address_no)
     if found is None:
         raise NotFound(f"Address {address_no} is not one of your addresses", more_info={"address_no": address_no})
     return found

@@ -12,8 +12,6 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.customers import auth, mileage, openid, service
 from openmall.customers.auth import CurrentMember, MemberTokens
@@ -70,12 +68,6 @@ AddressNo = Annotated[int, Path(ge=1, le=MAX_INT, description="The address's num
 T = TypeVar("T")
 
 
-def _one(mall: MallInfo, key: str, schema: type[BaseModel], obj: Any, status: int = 200) -> Response:
-    response = View(schema, mall).one(key, schema.model_validate(obj))
-    response.status_code = status
-    return response
-
-
 def _tokens(mall: MallInfo, tokens: MemberTokens, member_no: int, created: bool = False) -> JSONResponse:
     out = TokenOut(
         access_token=tokens.access_token,
@@ -107,7 +99,7 @@ def _tracking(raw: str | None) -> str | None:
 async def sign_up(mall: CurrentMall, session: DbSession, body: SignUpIn) -> Response:
     """The new member joins the mall's default member group, if there is one. Log in afterwards."""
     member = await service.sign_up(session, body)
-    return _one(mall, "member", ProfileOut, await service.profile(session, member), 201)
+    return View(ProfileOut, mall).one("member", ProfileOut.model_validate(await service.profile(session, member)), 201)
 
 
 @router.post("/oauth/token", response_model=TokenOut, responses=LOGIN_ERRORS,
@@ -175,7 +167,7 @@ async def logout(request: Request, session: DbSession, member: CurrentMember) ->
 
 @router.get("/profile", response_model=ProfileOne, responses=MEMBER_ERRORS, summary="The member's profile")
 async def get_profile(mall: CurrentMall, session: DbSession, member: CurrentMember) -> Response:
-    return _one(mall, "profile", ProfileOut, await service.profile(session, member))
+    return View(ProfileOut, mall).one("profile", ProfileOut.model_validate(await service.profile(session, member)))
 
 
 @router.put("/profile", response_model=ProfileOne, responses=MEMBER_ERRORS,
@@ -186,7 +178,7 @@ async def update_profile(
     """`new_password` needs `current_password`; wrong ones count as failed logins."""
     if await service.update_profile(session, member, body):
         await auth.revoke_others(session, request.app.state.key, member.member_no, auth.token_from(request) or "")
-    return _one(mall, "profile", ProfileOut, await service.profile(session, member))
+    return View(ProfileOut, mall).one("profile", ProfileOut.model_validate(await service.profile(session, member)))
 
 
 @router.delete("/profile", response_model=Withdrawn, responses={**MEMBER_ERRORS, 403: {
@@ -218,7 +210,7 @@ async def list_addresses(mall: CurrentMall, session: DbSession, member: CurrentM
              summary="Add an address (the first one is the default)")  # fmt: skip
 async def add_address(mall: CurrentMall, session: DbSession, member: CurrentMember, body: AddressIn) -> Response:
     address = await service.add_address(session, member.member_no, body)
-    return _one(mall, "address", AddressOut, address, 201)
+    return View(AddressOut, mall).one("address", address, 201)
 
 
 @router.put("/profile/addresses/{address_no}", response_model=AddressOne, responses=MEMBER_ERRORS,
@@ -227,7 +219,7 @@ async def update_address(
     mall: CurrentMall, session: DbSession, member: CurrentMember, address_no: AddressNo, body: AddressUpdate
 ) -> Response:
     address = await service.update_address(session, member.member_no, address_no, body)
-    return _one(mall, "address", AddressOut, address)
+    return View(AddressOut, mall).one("address", address)
 
 
 @router.delete("/profile/addresses/{address_no}", response_model=DeletedAddress, responses=MEMBER_ERRORS,
@@ -243,9 +235,4 @@ async def delete_address(session: DbSession, member: CurrentMember, address_no: 
 @router.get("/profile/mileage", response_model=MileageOne, responses=MEMBER_ERRORS,
             summary="The member's mileage balance and ledger, newest first")  # fmt: skip
 async def get_mileage(mall: CurrentMall, session: DbSession, member: CurrentMember, page: PageParams) -> Response:
-    return _one(mall, "mileage", MileageOut, await _ledger(session, member.member_no, page))
-
-
-async def _ledger(session: AsyncSession, member_no: int, page: Any) -> dict[str, Any]:
-    found = await mileage.ledger(session, member_no, page)
-    return {"member_no": member_no, "balance": found.balance, "total": found.total, "entries": found.entries}
+    return View(MileageOut, mall).one("mileage", await mileage.ledger(session, member.member_no, page))

@@ -74,8 +74,8 @@ class View:
         model = obj if isinstance(obj, BaseModel) else self.schema.model_validate(obj)
         return model.__pydantic_serializer__.to_json(model, include=self.include, context=self.context)
 
-    def one(self, key: str, obj: Any) -> Response:
-        return _wrapped(key, self._json(obj))
+    def one(self, key: str, obj: Any, status: int = 200) -> Response:
+        return _wrapped(key, self._json(obj), status)
 
     def many(self, key: str, objs: Iterable[Any]) -> Response:
         return _wrapped(key, b"[" + b",".join(self._json(o) for o in objs) + b"]")
@@ -90,6 +90,6 @@ def stored_many(key: str, docs: Sequence[str]) -> Response:
     return _wrapped(key, ("[" + ",".join(docs) + "]").encode())
 
 
-def _wrapped(key: str, body: bytes) -> Response:
+def _wrapped(key: str, body: bytes, status: int = 200) -> Response:
     """``{"key": <body>}`` without decoding and re-encoding what pydantic-core already wrote."""
-    return Response(b'{"' + key.encode() + b'":' + body + b"}", media_type="application/json")
+    return Response(b'{"' + key.encode() + b'":' + body + b"}", status_code=status, media_type="application/json")

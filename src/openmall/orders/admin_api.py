@@ -31,7 +31,7 @@ from openmall.orders.schemas import (
     ShipmentRequest,
     StatusRequest,
 )
-from openmall.orders.shop_api import claim_response
+from openmall.orders.shop_api import claim_response, order_response
 
 router = AdminRouter(prefix="/api/v2/admin", tags=["Admin API: orders"])
 READ_ORDER, WRITE_ORDER = "mall.read_order", "mall.write_order"
@@ -43,12 +43,6 @@ EndDate = Annotated[str | None, Query(description="Orders to this day (YYYY-MM-D
 Status = Annotated[str | None, Query(description="Order status(es), comma-separated (OR).", examples=["PAY_DONE"])]
 MemberNo = Annotated[int | None, Query(ge=1, le=MAX_INT, description="Only this member's orders.")]
 CONFLICT = {409: {"model": ErrorOut, "description": "The state machine forbids it; the message names what may follow"}}
-
-
-def _one(mall: CurrentMall, b: service.Bundle, status: int = 200) -> Response:
-    response = View(OrderOut, mall).one("order", service.render(b))
-    response.status_code = status
-    return response
 
 
 @router.get("/orders", scope=READ_ORDER, response_model=OrderList, summary="List orders, newest first")
@@ -86,7 +80,7 @@ async def change_status(mall: CurrentMall, session: DbSession, order_id: OrderId
     req = body.request
     b = await service.change_status(session, order_id, req.status.strip().upper(), mall.timezone,
                                     req.order_option_nos)  # fmt: skip
-    return _one(mall, b)
+    return order_response(mall, b)
 
 
 @router.post("/orders/{order_id}/shipments", scope=WRITE_ORDER, status_code=201, response_model=OrderOne,
@@ -96,14 +90,14 @@ async def add_shipment(mall: CurrentMall, session: DbSession, order_id: OrderId,
     Refused (409) while a cancel request is open. Answers the order with its shipments."""
     req = body.request
     b = await service.add_shipment(session, order_id, req.carrier, req.tracking_number, mall.timezone)
-    return _one(mall, b, 201)
+    return order_response(mall, b, 201)
 
 
 @router.post("/orders/{order_id}/deposit", scope=WRITE_ORDER, response_model=OrderOne, responses=CONFLICT,
              summary="Confirm a bank transfer's deposit: DEPOSIT_WAIT → PAY_DONE")  # fmt: skip
 async def confirm_deposit(mall: CurrentMall, session: DbSession, order_id: OrderId) -> Response:
     """Emits `order.paid`. An order not waiting for a deposit is a 409."""
-    return _one(mall, await service.confirm_deposit(session, order_id, mall.timezone))
+    return order_response(mall, await service.confirm_deposit(session, order_id, mall.timezone))
 
 
 @router.get("/orders/{order_id}/claims", scope=READ_ORDER, response_model=ClaimList, summary="An order's claims")

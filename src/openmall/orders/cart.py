@@ -31,6 +31,7 @@ from openmall.kernel.secrets import digest
 from openmall.orders import pricing, shipping
 from openmall.orders.models import CartItem
 
+ZERO = Decimal("0")
 GUEST_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 GUEST_KEY_HINT = "16 to 64 characters of A-Z, a-z, 0-9, '_' and '-' (e.g. a random UUID without dashes)"
 MAX_QUANTITY = 9_999  # of one variant in one cart line
@@ -332,6 +333,18 @@ class Subtotal:
     priced: pricing.Priced | None  # None when nothing is counted
     group_name: str | None
     shipping: shipping.MallShipping
+
+    def total(self, name: str) -> Decimal:
+        """The sum of the priced lines' ``name`` (``sale_amount``, ``additional_discount``, …); 0 without any."""
+        return sum((getattr(x, name) for x in self.priced.lines), ZERO) if self.priced is not None else ZERO
+
+    @property
+    def product_amount(self) -> Decimal:
+        return self.priced.product_amount if self.priced is not None else ZERO
+
+    @property
+    def shipping_fee(self) -> Decimal:
+        return self.priced.shipping_fee if self.priced is not None else ZERO
 
 
 async def subtotal(session: AsyncSession, owner: Owner, cart_item_nos: Sequence[int] | None = None) -> Subtotal:

@@ -81,9 +81,10 @@ def _item(line: cart.CartLine) -> CartItemOut:
     )  # fmt: skip
 
 
-async def _one_line(session: DbSession, owner: cart.Owner, cart_item_no: int, tz: str) -> JSONResponse:
+async def _one_line(session: DbSession, owner: cart.Owner, cart_item_no: int, tz: str, status: int = 200
+                    ) -> JSONResponse:  # fmt: skip
     (line,) = await cart.list_lines(session, owner, [cart_item_no])
-    return JSONResponse(CartOne(cart_item=_item(line)).model_dump(context={"timezone": tz}))
+    return JSONResponse(CartOne(cart_item=_item(line)).model_dump(context={"timezone": tz}), status_code=status)
 
 
 # ---- cart ------------------------------------------------------------------------------------------------
@@ -110,9 +111,7 @@ async def add_to_cart(
     (409, `more_info.stock_quantity`); a variant that is not in this shop is a 404, one not on sale a 409."""
     owner = cart.owner_of(member, guest_key)
     item = await cart.add(session, owner, body.variant_no, body.quantity)
-    response = await _one_line(session, owner, item.cart_item_no, mall.timezone)
-    response.status_code = 201
-    return response
+    return await _one_line(session, owner, item.cart_item_no, mall.timezone, 201)
 
 
 @router.put("/cart/{cart_item_no}", response_model=CartOne, summary="Change a cart line's quantity or selection")
@@ -152,21 +151,14 @@ async def cart_subtotal(
     the shipping fee to an address that is not remote, without coupons or mileage. Lines that cannot be ordered
     now are left out (`left_out_cart_item_nos`)."""
     nos = parse_int_list("cart_item_nos", cart_item_nos) if cart_item_nos is not None else None
-    result = await cart.subtotal(session, cart.owner_of(member, guest_key), nos or None)
-    p, zero = result.priced, Decimal("0")
-
-    def total(name: str) -> Decimal:
-        return sum((getattr(x, name) for x in p.lines), zero) if p is not None else zero
-
-    product_amount = p.product_amount if p is not None else zero
-    shipping_fee = p.shipping_fee if p is not None else zero
+    r = await cart.subtotal(session, cart.owner_of(member, guest_key), nos or None)
     out = SubtotalOut(
-        cart_item_nos=[c.item.cart_item_no for c in result.counted],
-        left_out_cart_item_nos=[c.item.cart_item_no for c in result.left_out],
-        total_quantity=sum(c.item.quantity for c in result.counted), sale_amount=total("sale_amount"),
-        immediate_discount=total("immediate_discount"), option_amount=total("option_amount"),
-        member_group=result.group_name, additional_discount=total("additional_discount"),
-        product_amount=product_amount, shipping_fee=shipping_fee, total_amount=product_amount + shipping_fee,
+        cart_item_nos=[c.item.cart_item_no for c in r.counted],
+        left_out_cart_item_nos=[c.item.cart_item_no for c in r.left_out],
+        total_quantity=sum(c.item.quantity for c in r.counted), sale_amount=r.total("sale_amount"),
+        immediate_discount=r.total("immediate_discount"), option_amount=r.total("option_amount"),
+        member_group=r.group_name, additional_discount=r.total("additional_discount"),
+        product_amount=r.product_amount, shipping_fee=r.shipping_fee, total_amount=r.product_amount + r.shipping_fee,
     )  # fmt: skip
     return JSONResponse(SubtotalOne(subtotal=out).model_dump())
 

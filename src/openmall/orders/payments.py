@@ -110,15 +110,6 @@ async def reserve(session: AsyncSession, member: Member, order_sheet_no: str, pa
     return payment
 
 
-async def get_payment(session: AsyncSession, member_no: int, payment_key: str) -> Payment:
-    payment = await session.scalar(
-        select(Payment).where(Payment.payment_key == payment_key, Payment.member_no == member_no)
-    )
-    if payment is None:
-        raise NotFound(f"No payment {payment_key!r} of yours", more_info={"payment_key": payment_key})
-    return payment
-
-
 async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment_key: str,
                   card_number: str | None = None, depositor_name: str | None = None,
                   numbers: OrderNumbers | None = None) -> tuple[service.Bundle, dict[str, Any]]:  # fmt: skip
@@ -182,8 +173,8 @@ _PAYMENT_AND_SHEET = Statement(
 
 
 async def _payment_and_sheet(session: AsyncSession, member_no: int, payment_key: str) -> tuple[Payment, OrderSheet]:
-    """The member's payment and its sheet, in one query (404 for either missing, as ``get_payment`` and
-    ``sheets.get_sheet`` answer), as objects to read (they are not in the session: changes go through
+    """The member's payment and its sheet, in one query (404 for either missing, as ``sheets.get_sheet``
+    answers for the sheet), as objects to read (they are not in the session: changes go through
     statements)."""
     found = await _PAYMENT_AND_SHEET.first(session, payment_key=payment_key, member_no=member_no)
     if found is None:

@@ -42,10 +42,9 @@ StartDate = Annotated[str | None, Query(description="From this day (YYYY-MM-DD, 
 EndDate = Annotated[str | None, Query(description="To this day (YYYY-MM-DD, the mall's time zone), included.")]
 
 
-def _order(mall: Any, b: service.Bundle, status: int = 200) -> Response:
-    response = View(OrderOut, mall).one("order", service.render(b))
-    response.status_code = status
-    return response
+def order_response(mall: Any, b: service.Bundle, status: int = 200) -> Response:
+    """``{"order": …}`` as both APIs answer it."""
+    return View(OrderOut, mall).one("order", service.render(b), status)
 
 
 def claim_response(mall: Any, b: service.Bundle, claim: Any, status: int = 200) -> JSONResponse:
@@ -70,9 +69,7 @@ async def reserve(mall: CurrentMall, session: DbSession, member: CurrentMember, 
         status=payment.status,
         order_id=payment.order_id,
     )
-    response = View(PaymentOut, mall).one("payment", out)
-    response.status_code = 201
-    return response
+    return View(PaymentOut, mall).one("payment", out, 201)
 
 
 @router.post("/payments/confirm", status_code=201, response_model=OrderOne,
@@ -86,9 +83,7 @@ async def confirm(request: Request, mall: CurrentMall, session: DbSession, membe
     A card order is PAY_DONE; a bank transfer waits in DEPOSIT_WAIT with the account, depositor and due date."""
     _, data = await payments.confirm(session, mall, member, body.payment_key, body.card_number,
                                      body.depositor_name, numbers=request.app.state.order_numbers)  # fmt: skip
-    response = View(OrderOut, mall).one("order", data)  # as the events have it: rendered once
-    response.status_code = 201
-    return response
+    return View(OrderOut, mall).one("order", data, 201)  # as the events have it: rendered once
 
 
 @router.get("/profile/orders", response_model=OrderList, summary="The member's orders, newest first")
@@ -102,7 +97,7 @@ async def list_my_orders(mall: CurrentMall, session: DbSession, member: CurrentM
 @router.get("/profile/orders/{order_id}", response_model=OrderOne, summary="One of the member's orders")
 async def get_my_order(mall: CurrentMall, session: DbSession, member: CurrentMember, order_id: OrderId) -> Response:
     """Another member's order is a 404."""
-    return _order(mall, await service.load(session, order_id, member_no=member.member_no))
+    return order_response(mall, await service.load(session, order_id, member_no=member.member_no))
 
 
 @router.post("/profile/orders/{order_id}/confirm", response_model=OrderOne,
@@ -111,7 +106,7 @@ async def confirm_purchase(mall: CurrentMall, session: DbSession, member: Curren
     """Delivered options become BUY_CONFIRM (409 while any is not delivered yet, or a return or exchange is open);
     the member earns their group's `mileage_rate` % of what they paid and kept, rounded down to whole won."""
     b = await service.confirm_purchase(session, order_id, mall.timezone, member_no=member.member_no)
-    return _order(mall, b)
+    return order_response(mall, b)
 
 
 @router.post("/profile/orders/{order_id}/claims", status_code=201, response_model=ClaimWithOrder,

@@ -53,9 +53,7 @@ CouponFilterQuery = Annotated[service.CouponFilter, Depends(coupon_filter_query)
 
 
 async def _one(session, mall, coupon_no: int, status: int = 200) -> Response:  # type: ignore[no-untyped-def]
-    response = View(AdminCouponOut, mall).one("coupon", await service.get_coupon(session, coupon_no))
-    response.status_code = status
-    return response
+    return View(AdminCouponOut, mall).one("coupon", await service.get_coupon(session, coupon_no), status)
 
 
 @router.get("/coupons", scope=READ, response_model=AdminCouponList,

@@ -54,9 +54,7 @@ async def download_coupon(
     """Answers the member's new copy (its `issued_coupon_no` is what an order sheet uses). A second download
     of the same coupon is a 409 with `more_info.reason` `ALREADY_DOWNLOADED`."""
     copy, coupon = await service.download(session, coupon_no, member.member_no)
-    response = View(MemberCouponOut, mall).one("coupon", service.member_out(copy, coupon, copy.issued_at))
-    response.status_code = 201
-    return response
+    return View(MemberCouponOut, mall).one("coupon", service.member_out(copy, coupon, copy.issued_at), 201)
 
 
 @router.get("/profile/coupons", response_model=MemberCouponList, responses=MEMBER,
