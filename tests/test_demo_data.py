@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from openmall import demo_data
+from openmall.orders import bank_accounts
 from openmall.kernel.db import session_scope
 from tests.conftest import add_mall
 
@@ -55,6 +56,9 @@ async def test_the_demo_buyer_logs_in_with_mileage_an_address_and_a_white_item_c
     assert [c["target_option_values"] for c in mine["coupons"]] == [[{"name": "Color", "value": "white"}]]
     downloadable = (await client.get("/api/v2/shop/coupons")).json()["coupons"]
     assert [c["kind"] for c in downloadable] == ["CART"]
+    async with session_scope(app.state.sessions, "demo") as s:  # the demo mall takes bank transfers
+        account = await bank_accounts.get_account(s)
+    assert account is not None and account.holder == demo_data.DEMO_MALL_NAME
 
 
 async def test_the_back_office_app_token_reads_orders(app, client):
