@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from openmall import demo_data
-from openmall.orders import bank_accounts
 from openmall.kernel.db import session_scope
+from openmall.orders import bank_accounts
 from tests.conftest import add_mall
 
 
