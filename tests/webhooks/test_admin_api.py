@@ -205,8 +205,11 @@ async def test_bad_input_is_a_422_naming_the_field_and_changes_nothing(app, hook
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:9/x", "http://169.254.169.254/", "http://[::1]/", "http://localhost/", "http://10.0.0.5/"]
-)
+    "url",
+    ["http://127.0.0.1:9/x", "http://169.254.169.254/", "http://[::1]/", "http://localhost/", "http://10.0.0.5/",
+     "http://[64:ff9b::a9fe:a9fe]/", "http://[::169.254.169.254]/", "http://[2002:a9fe:a9fe::1]/",
+     "http://[fec0::1]/"],  # IPv6 forms of the metadata address, and site-local
+)  # fmt: skip
 async def test_a_private_target_is_refused_unless_allowed(app, hooks, url):
     await subscribe(hooks)
     before = await _stored(app)

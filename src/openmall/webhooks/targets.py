@@ -35,11 +35,36 @@ def check_url(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # well-known NAT64 prefix (RFC 6052): the IPv4 address is the last 32 bits
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # local-use NAT64 (RFC 8215): where the IPv4 sits is site policy
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated "::a.b.c.d" (RFC 4291), with :: and ::1
+
+
+def _public_ipv4(ip: ipaddress.IPv4Address) -> bool:
+    return ip.is_global and not ip.is_multicast
+
+
 def _private(address: str) -> bool:
+    """Whether a webhook may not go to this address: the one place that decides, for the check when a
+    subscription is saved and for every connection the worker makes.
+
+    IPv6 forms that carry an IPv4 address are judged by that address, since that is where the packets end up:
+    IPv4-mapped ``::ffff:a.b.c.d``, NAT64 ``64:ff9b::a.b.c.d``, 6to4 ``2002:AABB:CCDD::/48`` and Teredo
+    (server and client). ``is_global`` alone passes the NAT64 and 6to4 forms of 169.254.169.254. Forms with
+    no legitimate public use are refused outright: IPv4-compatible ``::a.b.c.d``, local-use NAT64
+    ``64:ff9b:1::/48`` and deprecated site-local ``fec0::/10`` (still routed inside some networks).
+    """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+    if isinstance(ip, ipaddress.IPv4Address):
+        return not _public_ipv4(ip)
+    if ip.ipv4_mapped is not None:
+        return not _public_ipv4(ip.ipv4_mapped)
+    if ip in _NAT64:
+        return not _public_ipv4(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip in _IPV4_COMPATIBLE or ip in _LOCAL_NAT64 or ip.is_site_local:
+        return True
+    embedded = [ip.sixtofour] if ip.sixtofour is not None else list(ip.teredo or ())
+    return not ip.is_global or ip.is_multicast or not all(_public_ipv4(v4) for v4 in embedded)
 
 
 def _is_local_name(host: str) -> bool:
