@@ -35,7 +35,7 @@ def check_url(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # well-known NAT64 prefix (RFC 6052): the IPv4 address is the last 32 bits
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # well-known NAT64 prefix (RFC 6052): IPv4 in the last 32 bits
 _LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # local-use NAT64 (RFC 8215): where the IPv4 sits is site policy
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated "::a.b.c.d" (RFC 4291), with :: and ::1
 
