@@ -59,6 +59,27 @@ class App(Base):
     launch_key_sealed: Mapped[str] = mapped_column(String(200), default="")
     secret_rotated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the name and description the platform last approved (None before the first approval): operators see these
+    # until `openmall app approve` approves what the developer changed since, so a published app cannot rename
+    # itself into "Official openmall Payments" unreviewed
+    reviewed_name: Mapped[str | None] = mapped_column(String(100), nullable=True, default=None)
+    reviewed_description: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+
+    @property
+    def listed_name(self) -> str:
+        """The name shown to operators (consent, installed apps): the reviewed one, once there is one."""
+        return self.name if self.reviewed_name is None else self.reviewed_name
+
+    @property
+    def listed_description(self) -> str:
+        return self.description if self.reviewed_description is None else self.reviewed_description
+
+    @property
+    def changes_pending_review(self) -> bool:
+        """The developer changed the name or description since the last approval."""
+        return self.reviewed_name is not None and (self.name, self.description) != (
+            self.reviewed_name, self.reviewed_description,
+        )  # fmt: skip
 
 
 class Install(MallOwned, Base):

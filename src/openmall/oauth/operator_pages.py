@@ -75,7 +75,7 @@ async def uninstall(request: Request, client_id: str, mall: CurrentMall, session
     if await logged_in_operator(request, session, mall) is None:
         return RedirectResponse("/admin/login?next=/admin/apps", status_code=303)
     app = await service.uninstall_app(session, client_id)
-    request.session["flash"] = f"{app.name} was uninstalled; its access ended."
+    request.session["flash"] = f"{app.listed_name} was uninstalled; its access ended."
     return see_other("/admin/apps")
 
 
@@ -88,5 +88,5 @@ async def launch(request: Request, client_id: str, mall: CurrentMall, session: D
     app = await service.get_app(session, client_id)
     if await service.get_install(session, app) is None:
         return render(request, "error.html", status_code=404, heading="Not installed",
-                      message=f"{app.name} is not installed on {mall.mall_id}.")  # fmt: skip
+                      message=f"{app.listed_name} is not installed on {mall.mall_id}.")  # fmt: skip
     return RedirectResponse(service.launch_url(app, request.app.state.key, mall.mall_id, operator), status_code=302)

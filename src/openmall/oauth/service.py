@@ -188,12 +188,14 @@ async def developer_apps(session: AsyncSession, developer: Developer) -> list[Ap
     return list(rows)
 
 
-# a published app that changes any of these goes back to review
+# a published app that changes any of these goes back to review; a changed name or description waits for review
+# while operators go on seeing the reviewed ones (App.listed_name), and the app stays published and installed
 REVIEWED_FIELDS = ("app_url", "redirect_uris", "scopes")
 
 
 async def update_app(session: AsyncSession, developer: Developer, client_id: str, **fields: Any) -> App:
-    """Change an app's registration; its client_id and secret stay."""
+    """Change an app's registration; its client_id and secret stay. A name or description changed after the
+    first approval is shown to operators only once approved (``App.changes_pending_review`` until then)."""
     app = await developer_app(session, developer, client_id)
     data = _validated(AppIn, **fields).model_dump()
     reviewed = {name: getattr(app, name) for name in REVIEWED_FIELDS}
@@ -226,9 +228,10 @@ async def submit_for_review(session: AsyncSession, developer: Developer, client_
 
 
 async def approve_app(session: AsyncSession, client_id: str) -> App:
-    """Publish an app: any mall may install it from now on."""
+    """Publish an app (any mall may install it from now on) with its present name and description."""
     app = await get_app(session, client_id)
     app.status = "published"
+    app.reviewed_name, app.reviewed_description = app.name, app.description
     await session.flush()
     return app
 
@@ -260,7 +263,7 @@ async def install_app(
     """
     if not installable_on(app, mall_id):
         raise Forbidden(
-            f"{app.name} is in {app.status} and can only be installed on its test malls",
+            f"{app.listed_name} is in {app.status} and can only be installed on its test malls",
             more_info={"status": app.status},
         )
     install = await get_install(session, app)
@@ -293,7 +296,7 @@ async def is_installed(session: AsyncSession, client_id: str) -> bool:
 def launch_url(app: App, key: bytes, mall_id: str, operator: Operator) -> str:
     """The app URL with the signed launch parameters (see openmall.sdk.launch)."""
     if not app.launch_key_sealed:  # registered before launch keys existed: a new secret makes one
-        raise Conflict(f"{app.name} cannot be launched until its developer rotates its client secret")
+        raise Conflict(f"{app.listed_name} cannot be launched until its developer rotates its client secret")
     return signed_launch_url(app.app_url, unseal(key, app.launch_key_sealed), mall_id=mall_id,
                              user_id=operator.login_id, user_name=operator.name, now=utcnow())  # fmt: skip
 
@@ -350,7 +353,7 @@ async def uninstall_app(session: AsyncSession, client_id: str) -> App:
     app = await get_app(session, client_id)
     install = await get_install(session, app)
     if install is None:
-        raise NotFound(f"{app.name} is not installed on this mall", more_info={"client_id": client_id})
+        raise NotFound(f"{app.listed_name} is not installed on this mall", more_info={"client_id": client_id})
     now = utcnow()
     await session.execute(
         update(Token).where(Token.app_no == app.app_no, Token.revoked_at.is_(None)).values(revoked_at=now)
