@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +66,22 @@ async def run_server(request: Request, session: AsyncSession, mall: MallInfo, wo
     return await session.run_sync(call)
 
 
+def _odd_parameter(data: HttpInput) -> InvalidRequestError | None:
+    """A parameter with a character outside what RFC 6749 lets an error description carry (%x20-21 / %x23-5B /
+    %x5D-7E: printable ASCII but ``"`` and ``\\``). No valid client_id, redirect URI, scope, response type, code
+    or token has one, and Authlib, quoting such a value in its error, would fail (a 500). ``state`` is the app's
+    own opaque value, never quoted, so it is left alone."""
+    for name, values in data.repeated.items():
+        if name == "state":
+            continue
+        if any(invalid_error_characters(value) for value in values):
+            return InvalidRequestError(
+                description=f"The {name} parameter may hold only printable ASCII characters, without quotes "
+                "or backslashes (RFC 6749 Appendix A)"
+            )  # fmt: skip
+    return None
+
+
 def _unreadable_basic_auth(request: Request) -> Response | None:
     """RFC 6749 §5.2's answer to an ``Authorization: Basic`` header that is not base64 of UTF-8 ``id:secret``."""
     header = request.headers.get("authorization", "")
@@ -108,6 +126,9 @@ def _error_page(request: Request, error: OAuth2Error) -> Response:
 
 
 async def _check(request: Request, session: AsyncSession, mall: MallInfo, data: HttpInput) -> _Checked:
+    if odd := _odd_parameter(data):  # the redirect URI may be the odd one: an error page, never a redirect
+        return _Checked(error=odd)
+
     def work(server: OAuthServer) -> _Checked:
         try:
             grant = server.get_consent_grant(data)
