@@ -17,7 +17,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, TextClause, event, inspect
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, Table, TextClause, event, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -51,6 +51,22 @@ IdType = BigInteger().with_variant(Integer(), "sqlite")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+@event.listens_for(Table, "after_parent_attach")
+def _numbers_never_reused(table: Table, _metadata: Any) -> None:
+    """A number (``product_no``, ``order_no``, ``event_no``...) is never handed out twice, on any database.
+
+    PostgreSQL's sequences never go back; SQLite gives a deleted row's rowid to the next insert unless its table is
+    ``AUTOINCREMENT``. So every table whose key is one integer column is made so on SQLite, in this one place: the
+    models' tables and the tables Alembic builds (``op.create_table``, and the copy ``batch_alter_table`` makes
+    when it rebuilds a table on SQLite, which would otherwise drop the keyword it cannot reflect). A table that
+    says ``sqlite_autoincrement`` itself keeps what it says."""
+    if "sqlite_autoincrement" in set(table.dialect_kwargs):  # the keys given (``in`` alone also sees defaults)
+        return
+    key = list(table.primary_key.columns)
+    if len(key) == 1 and isinstance(key[0].type, Integer) and not key[0].foreign_keys:
+        table.dialect_kwargs["sqlite_autoincrement"] = True
 
 
 class UTCDateTime(TypeDecorator[datetime]):
