@@ -36,6 +36,7 @@ from openmall.oauth.storefront import ClientIdGate
 from openmall.orders import admin_api as orders_admin
 from openmall.orders import cart_api as orders_cart
 from openmall.orders import shop_api as orders_shop
+from openmall.orders.attempts import AttemptLog
 from openmall.orders.numbers import OrderNumbers
 from openmall.promotions import admin_api as promotions_admin
 from openmall.promotions import shop_api as promotions_shop
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await worker.close()
         await app.state.direct_reads.close()
         await app.state.order_numbers.close()
+        await app.state.payment_attempts.close()
         if app.state.buckets is not None:
             await app.state.buckets.close()
         await engine.dispose()
@@ -93,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_sessions = read_session_factory(engine)
     app.state.direct_reads = DirectReads(engine, settings.db_pool_size)
     app.state.order_numbers = OrderNumbers(settings.database_url)  # order ids off the orders' transactions
+    app.state.payment_attempts = AttemptLog(settings.database_url)  # card charges recorded before they are made
     app.state.response_cache = ResponseCache(settings.shop_cache_seconds)
     app.state.mall_cache = MallCache(settings.mall_cache_seconds)
     app.state.key = server_key(settings.secret_key, settings.secret_file)

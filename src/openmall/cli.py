@@ -34,6 +34,8 @@ apps_app = typer.Typer(help="Apps: create one for a developer, publish one after
 app.add_typer(apps_app, name="app")
 orders_app = typer.Typer(help="Orders' periodic work, on demand.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
+payments_app = typer.Typer(help="Card payments' periodic work, on demand.", no_args_is_help=True)
+app.add_typer(payments_app, name="payments")
 console = Console(soft_wrap=True)
 
 
@@ -340,6 +342,34 @@ def orders_expire_deposits() -> None:
         for e in expired:
             typer.echo(f"{e.mall_id}\t{e.order_id}\tcancelled: the deposit did not arrive in time")
         typer.echo(f"{len(expired)} overdue bank-transfer order(s) cancelled")
+
+    asyncio.run(run())
+
+
+@payments_app.command("reconcile")
+def payments_reconcile(
+    lease_seconds: Annotated[
+        int, typer.Option(min=0, help="Leave alone attempts younger than this (a confirmation may be under way).")
+    ] = 120,
+) -> None:
+    """Settle card payment attempts a crash left without an outcome: a charge no order kept is cancelled at the
+    gateway (every worker does it every 10 min)."""
+    from datetime import timedelta
+
+    from openmall.orders import attempts
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            settled = await attempts.reconcile(session_factory(engine), lease=timedelta(seconds=lease_seconds))
+        finally:
+            await engine.dispose()
+        for s in settled:
+            typer.echo(f"{s.mall_id}\t{s.payment_key}\t{s.status}\t{s.gateway_tx_id or '-'}\t{s.note}")
+        typer.echo(f"{len(settled)} payment attempt(s) settled")
 
     asyncio.run(run())
 

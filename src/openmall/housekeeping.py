@@ -1,6 +1,7 @@
 """Chores that every background worker does now and then (``openmall worker``, and the embedded one of
 ``openmall serve``), besides delivering webhooks: each domain's periodic work, listed here in one place —
-overdue bank transfers cancelled, guest carts nobody came back to dropped.
+overdue bank transfers cancelled, guest carts nobody came back to dropped, card charges a crash left without an
+outcome settled.
 
 A chore takes the worker's session factory and returns how many things it handled; a chore that fails is logged
 and tried again at the next round (every ``housekeeping_every`` seconds of the worker's loop, 10 minutes).
@@ -30,4 +31,12 @@ async def forget_stale_guest_carts(sessions: async_sessionmaker[AsyncSession]) -
     return await cart.forget_stale_guest_lines(sessions)
 
 
-CHORES: Sequence[Chore] = (expire_deposits, forget_stale_guest_carts)
+async def reconcile_payments(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Card charges a crash left without an outcome are settled, cancelled if no order kept them
+    (``orders.attempts``)."""
+    from openmall.orders import attempts
+
+    return len(await attempts.reconcile(sessions))
+
+
+CHORES: Sequence[Chore] = (expire_deposits, forget_stale_guest_carts, reconcile_payments)

@@ -15,11 +15,24 @@ card number            answer
 4000 0000 0000 0127    declined: ``incorrect_cvc``
 any other valid number approved (a Luhn-invalid one: ``incorrect_number``)
 =====================  ==========================================
+
+The ``reference`` of an approval is the payment key, and the gateway's idempotency key: asking again with a
+reference whose charge stands answers that same charge (no second one); once that charge is cancelled, the
+reference may be charged anew. ``lookup(reference)`` answers the reference's latest charge (or None), which is how
+``orders.attempts`` settles a payment attempt that a crash left without an outcome.
+
+The test gateway keeps its charges in a SQLite database: in memory by default, or in the file that
+``OPENMALL_TEST_GATEWAY_FILE`` names, where every process sees them and a killed process leaves them behind (the
+crash tests use that). ``OPENMALL_TEST_GATEWAY_PAUSE`` (seconds) makes it wait after recording an approval, before
+answering: a fault-injection point, for a test to kill the server between the charge and the order's commit.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
+import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -33,6 +46,20 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class Charge:
+    """What the gateway holds for a reference: a charge, ``APPROVED`` (standing) or ``CANCELLED`` (voided)."""
+
+    tx_id: str
+    reference: str
+    amount: Decimal
+    status: str  # APPROVED, CANCELLED
+
+    @property
+    def standing(self) -> bool:
+        return self.status == "APPROVED"
+
+
+@dataclass(frozen=True)
 class Decline:
     code: str  # card_declined, insufficient_funds, expired_card, incorrect_cvc, incorrect_number
     message: str
@@ -42,7 +69,12 @@ class Gateway(Protocol):
     name: str
 
     async def approve(self, amount: Decimal, card_number: str, *, reference: str) -> Approval | Decline:
-        """Charge ``amount`` to the card; ``reference`` is the payment key (idempotency on the gateway's side)."""
+        """Charge ``amount`` to the card; ``reference`` is the payment key, the idempotency key: a reference whose
+        charge stands answers that charge again."""
+        ...
+
+    async def lookup(self, reference: str) -> Charge | None:
+        """The latest charge made for ``reference`` (None: never charged)."""
         ...
 
     async def cancel(self, tx_id: str) -> None:
@@ -74,14 +106,34 @@ def normalize_card(raw: str) -> str:
 
 
 class TestGateway:
-    """Answers by card number (see the module's table); keeps what it approved and refunded, in memory."""
+    """Answers by card number (see the module's table); keeps its charges and refunds in SQLite: in memory, or in
+    the file ``path`` (shared by every process that opens it; it outlives them)."""
 
     name = "test"
+    KEEP = 100_000  # a long-running test server: the oldest charges are forgotten beyond this many
 
-    def __init__(self) -> None:
-        self.approved: dict[str, Decimal] = {}
-        self.cancelled: set[str] = set()
-        self.refunded: dict[str, Decimal] = {}
+    def __init__(self, path: str | None = None, *, pause_after_approve: float = 0.0) -> None:
+        self.path = path
+        self.pause_after_approve = pause_after_approve
+        self._db: sqlite3.Connection | None = None
+        self._pid = 0
+
+    @classmethod
+    def from_env(cls) -> TestGateway:
+        """As ``OPENMALL_TEST_GATEWAY_FILE`` and ``OPENMALL_TEST_GATEWAY_PAUSE`` say (see the module's docstring)."""
+        pause = float(os.environ.get("OPENMALL_TEST_GATEWAY_PAUSE") or 0)
+        return cls(os.environ.get("OPENMALL_TEST_GATEWAY_FILE") or None, pause_after_approve=pause)
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None or self._pid != os.getpid():  # opened lazily, and again in a forked process
+            db = sqlite3.connect(self.path or ":memory:", timeout=10, isolation_level=None, check_same_thread=False)
+            if self.path:
+                db.execute("PRAGMA journal_mode=WAL")  # a commit survives the kill of the process that made it
+            db.execute("CREATE TABLE IF NOT EXISTS charges (n INTEGER PRIMARY KEY AUTOINCREMENT, tx_id TEXT UNIQUE,"
+                       " reference TEXT, amount TEXT, status TEXT, refunded TEXT DEFAULT '0')")  # fmt: skip
+            db.execute("CREATE INDEX IF NOT EXISTS charges_reference ON charges (reference, n)")
+            self._db, self._pid = db, os.getpid()
+        return self._db
 
     async def approve(self, amount: Decimal, card_number: str, *, reference: str) -> Approval | Decline:
         number = normalize_card(card_number)
@@ -89,20 +141,73 @@ class TestGateway:
             return Decline("incorrect_number", "The card number is not a valid card number")
         if number in DECLINES:
             return DECLINES[number]
-        tx_id = f"test_tx_{secrets.token_hex(12)}"
-        if len(self.approved) > 100_000:  # a long-running test server: forget the oldest
-            self.approved.clear()
-        self.approved[tx_id] = amount
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")  # one charge per reference, even from two processes at once
+        try:
+            found = self._latest(reference)
+            if found is not None and found.standing:
+                db.execute("COMMIT")
+                if found.amount != amount:
+                    return Decline("reference_reused", f"The reference {reference} was charged {found.amount}, "
+                                   f"not {amount}")  # fmt: skip
+                return Approval(found.tx_id, found.amount, number[-4:])  # the same charge, not a second one
+            tx_id = f"test_tx_{secrets.token_hex(12)}"
+            db.execute("INSERT INTO charges (tx_id, reference, amount, status) VALUES (?, ?, ?, 'APPROVED')",
+                       (tx_id, reference, str(amount)))  # fmt: skip
+            db.execute("DELETE FROM charges WHERE n <= (SELECT max(n) FROM charges) - ?", (self.KEEP,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        if self.pause_after_approve:
+            await asyncio.sleep(self.pause_after_approve)
         return Approval(tx_id, amount, number[-4:])
 
+    def _latest(self, reference: str) -> Charge | None:
+        row = self._conn().execute("SELECT tx_id, reference, amount, status FROM charges WHERE reference = ?"
+                                   " ORDER BY n DESC LIMIT 1", (reference,)).fetchone()  # fmt: skip
+        return None if row is None else Charge(row[0], row[1], Decimal(row[2]), row[3])
+
+    async def lookup(self, reference: str) -> Charge | None:
+        return self._latest(reference)
+
     async def cancel(self, tx_id: str) -> None:
-        self.cancelled.add(tx_id)
+        self._conn().execute("UPDATE charges SET status = 'CANCELLED' WHERE tx_id = ?", (tx_id,))
 
     async def refund(self, tx_id: str, amount: Decimal) -> None:
-        self.refunded[tx_id] = self.refunded.get(tx_id, Decimal("0")) + amount
+        db = self._conn()
+        row = db.execute("SELECT refunded FROM charges WHERE tx_id = ?", (tx_id,)).fetchone()
+        if row is not None:
+            db.execute("UPDATE charges SET refunded = ? WHERE tx_id = ?", (str(Decimal(row[0]) + amount), tx_id))
+
+    # what a test looks at
+    @property
+    def approved(self) -> dict[str, Decimal]:
+        """Every charge approved (cancelled since or not): transaction id → amount."""
+        return {tx: Decimal(a) for tx, a in self._conn().execute("SELECT tx_id, amount FROM charges ORDER BY n")}
+
+    @property
+    def cancelled(self) -> set[str]:
+        return {tx for (tx,) in self._conn().execute("SELECT tx_id FROM charges WHERE status = 'CANCELLED'")}
+
+    @property
+    def refunded(self) -> dict[str, Decimal]:
+        rows = self._conn().execute("SELECT tx_id, refunded FROM charges WHERE refunded != '0'")
+        return {tx: Decimal(r) for tx, r in rows}
+
+    def charges(self, reference: str) -> list[Charge]:
+        """Every charge of ``reference``, oldest first."""
+        rows = self._conn().execute("SELECT tx_id, reference, amount, status FROM charges WHERE reference = ?"
+                                    " ORDER BY n", (reference,))  # fmt: skip
+        return [Charge(r[0], r[1], Decimal(r[2]), r[3]) for r in rows]
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
-_GATEWAY: Gateway = TestGateway()
+_GATEWAY: Gateway = TestGateway.from_env()
 
 
 def gateway() -> Gateway:

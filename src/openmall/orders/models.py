@@ -74,6 +74,33 @@ class Payment(MallOwned, Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class PaymentAttempt(MallOwned, Base):
+    """A card charge about to be asked of the gateway, committed on its own before the charge (``orders.attempts``):
+    ``PENDING`` until the order's transaction says ``APPROVED``, the rollback ``FAILED`` (not charged) or
+    ``CANCELLED`` (charged, then voided), or the workers' reconciliation settles one a crash left ``PENDING``."""
+
+    __tablename__ = "payment_attempts"
+    __table_args__ = (
+        Index("ix_payment_attempts_mall_payment_key", "mall_id", "payment_key"),
+        # across malls, for the workers: attempts left PENDING longer than a lease
+        Index("ix_payment_attempts_status_created", "status", "created_at"),
+        {"sqlite_autoincrement": True},  # an attempt's number is never given to another
+    )
+
+    attempt_no: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    payment_key: Mapped[str] = mapped_column(String(40))  # the payment's, and the gateway's idempotency key
+    order_sheet_no: Mapped[str] = mapped_column(String(32))
+    pay_type: Mapped[str] = mapped_column(String(20))  # CARD
+    amount: Mapped[Decimal] = mapped_column(MoneyType())
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")  # PENDING, APPROVED, FAILED, CANCELLED
+    gateway: Mapped[str] = mapped_column(String(30))
+    gateway_tx_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    order_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    note: Mapped[str] = mapped_column(String(300), default="")  # why it failed or was cancelled
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
 class OrderSequence(MallOwned, Base):
     """The last order number of a day in a mall: order ids are ``YYYYMMDD-0000001``."""
 

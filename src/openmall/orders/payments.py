@@ -10,15 +10,19 @@ rollback then undoes every step before it):
    once, even by two confirmations at once (409 for the second);
 2. the sheet is priced again; it must still be orderable at the reserved amount (409 otherwise);
 3. stock is taken for every line (``catalog.stock.take_all``: all or nothing, 409 "sold out");
-4. the card is charged through the gateway (``orders.gateways``); a decline is a 402 and nothing stays taken.
+4. the card is charged through the gateway (``orders.gateways``), with the payment key as the reference (the
+   gateway's idempotency key); a decline is a 402 and nothing stays taken. Before anything is written, the attempt
+   to charge is recorded and committed on its own (``orders.attempts``): a crash between the charge and the commit
+   leaves it PENDING, and the workers' reconciliation cancels such a charge.
    A bank transfer is not charged: the order waits in ``DEPOSIT_WAIT`` with the account, the depositor and the
    due date, until the merchant confirms the deposit (``POST /api/v2/admin/orders/{order_id}/deposit``);
 5. the order id is taken (``orders.service.next_order_id``, as late as possible: its row stays locked until the
    commit), the coupons are used (``promotions.service.use``: a coupon used meanwhile is a 409) and the mileage is
    spent (``customers.mileage.spend``: a balance spent meanwhile is a 422) — from the charge on, any failure (the
-   request's commit included) cancels the charge at the gateway (``kernel.db.on_rollback``);
+   request's commit included) cancels the charge at the gateway and marks the attempt (``kernel.db.on_rollback``);
 6. the order and its options are written from the quote's priced lines, with the sheet's tracking key and channel;
-   the cart lines it came from are removed; ``order.created`` (and ``order.paid`` when paid) are emitted.
+   the cart lines it came from are removed; the attempt is marked APPROVED; ``order.created`` (and ``order.paid``
+   when paid) are emitted.
 
 An order with nothing to pay (coupons and mileage cover it) is paid at once, whatever the pay type.
 """
@@ -28,7 +32,6 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
@@ -36,13 +39,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.catalog import stock
 from openmall.customers.models import Member
-from openmall.kernel.db import on_rollback, utcnow
+from openmall.kernel.db import utcnow
 from openmall.kernel.errors import ApiError, Conflict, InvalidInput, NotFound
 from openmall.kernel.fastsql import Statement, in_mall
 from openmall.kernel.money import format_money
 from openmall.kernel.timeutil import iso
 from openmall.malls.service import MallInfo
-from openmall.orders import bank_accounts, events, gateways, pricing, service, sheets, states
+from openmall.orders import attempts, bank_accounts, events, gateways, pricing, service, sheets, states
 from openmall.orders.models import Order, OrderOption, OrderSheet, Payment
 from openmall.orders.numbers import OrderNumbers
 
@@ -112,9 +115,11 @@ async def reserve(session: AsyncSession, member: Member, order_sheet_no: str, pa
 
 async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment_key: str,
                   card_number: str | None = None, depositor_name: str | None = None,
-                  numbers: OrderNumbers | None = None) -> tuple[service.Bundle, dict[str, Any]]:  # fmt: skip
+                  numbers: OrderNumbers | None = None,
+                  attempt_log: attempts.AttemptLog | None = None) -> tuple[service.Bundle, dict[str, Any]]:  # fmt: skip
     """Confirm a reserved payment: the order is placed (see the module's docstring for the steps). Answers the
-    order and its representation (the events' ``data``, rendered once)."""
+    order and its representation (the events' ``data``, rendered once). ``attempt_log``: the app's (a log on the
+    session's database otherwise)."""
     payment, sheet = await _payment_and_sheet(session, member.member_no, payment_key)
     if payment.status == APPROVED or payment.order_id is not None or sheet.status != sheets.OPEN:
         raise _sheet_paid(sheet)
@@ -124,6 +129,11 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
     assert q.priced is not None
     paid_now = payment.pay_type == CARD or q.amount_to_pay == 0
     account = None if paid_now else await bank_accounts.required_account(session)  # (removed since the reserve?)
+    gateway = gateways.gateway()
+    attempt = None
+    if payment.pay_type == CARD and q.amount_to_pay > 0:  # recorded before the first write (see orders.attempts)
+        log = attempt_log or attempts.AttemptLog.on_engine(session.bind)  # type: ignore[arg-type]
+        attempt = await log.start(session, payment, gateway)
     if await _CLAIM_SHEET.execute(session, b_sheet_no=sheet.sheet_no) != 1:
         raise _sheet_paid(await sheets.get_sheet(session, member.member_no, sheet.order_sheet_no))
     wanted: dict[int, int] = {}
@@ -131,15 +141,15 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
         wanted[line.variant_no] = wanted.get(line.variant_no, 0) + line.quantity
     await stock.take_all(session, wanted)
 
-    gateway = gateways.gateway()
     approval: gateways.Approval | None = None
-    if payment.pay_type == CARD and q.amount_to_pay > 0:
+    if attempt is not None:
         answer = await gateway.approve(q.amount_to_pay, card_number or "", reference=payment.payment_key)
         if isinstance(answer, gateways.Decline):
+            attempt.note = f"declined: {answer.code}"
             raise PaymentDeclined(f"The card was declined ({answer.code}): {answer.message}; nothing was ordered. "
                                   "Try another card.", more_info={"decline_code": answer.code})  # fmt: skip
         approval = answer
-        on_rollback(session, partial(gateway.cancel, approval.tx_id))  # any failure from here on, the commit's too
+        attempt.tx_id = approval.tx_id  # any failure from here on, the commit's too, cancels it (log.start)
     order_id = await service.next_order_id(session, mall.timezone, numbers)
     for coupon in q.coupons:
         await _use_coupon(session, coupon.issued_coupon_no, order_id)
@@ -149,6 +159,8 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
         await mileage.spend(session, member.member_no, q.mileage, order_id=order_id,
                             reason=f"used on order {order_id}")  # fmt: skip
     b = await _write_order(session, mall, member, sheet, q, payment, order_id, account, approval, depositor_name)
+    if attempt is not None:
+        await attempts.approved(session, attempt, order_id)
     cart_items = [line.cart_item_no for line in q.lines if line.cart_item_no is not None]
     if cart_items:
         from openmall.orders import cart

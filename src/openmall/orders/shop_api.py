@@ -82,7 +82,8 @@ async def confirm(request: Request, mall: CurrentMall, session: DbSession, membe
     nothing is kept), coupons are used and mileage spent, and the order is written with the sheet's tracking key.
     A card order is PAY_DONE; a bank transfer waits in DEPOSIT_WAIT with the account, depositor and due date."""
     _, data = await payments.confirm(session, mall, member, body.payment_key, body.card_number,
-                                     body.depositor_name, numbers=request.app.state.order_numbers)  # fmt: skip
+                                     body.depositor_name, numbers=request.app.state.order_numbers,
+                                     attempt_log=request.app.state.payment_attempts)  # fmt: skip
     return View(OrderOut, mall).one("order", data, 201)  # as the events have it: rendered once
 
 
