@@ -30,7 +30,7 @@ BACKOFFICE_SCOPES = [
     f"mall.{kind}_{group}"
     for group in ("order", "customer", "mileage", "promotion", "product", "shipping", "application")
     for kind in ("read", "write")
-]
+] + ["mall.read_personal"]  # the merchant's own tool sees customers' names (without it they come masked)
 CHUNK = 1000
 
 # top-level category -> sub-categories

@@ -15,7 +15,7 @@ async def admin(app):
     tool = await install_admin(app)
     return {
         "write": await admin_token(app, tool, CUSTOMER_SCOPES),
-        "read": await admin_token(app, tool, ["mall.read_customer"]),
+        "read": await admin_token(app, tool, ["mall.read_customer", "mall.read_personal"]),  # names in full
         "none": await admin_token(app, tool, ["mall.read_mileage"]),
     }
 

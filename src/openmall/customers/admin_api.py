@@ -1,7 +1,8 @@
 """Admin API of the customers domain: customer search and detail, member groups, mileage.
 
-Scopes: ``mall.read_customer`` / ``mall.write_customer`` (customers and groups; email and mobile are
-shown with ``mall.read_customer``), ``mall.read_mileage`` / ``mall.write_mileage`` (the ledger and
+Scopes: ``mall.read_customer`` / ``mall.write_customer`` (customers and groups; names, emails and mobile
+numbers come masked unless the token also holds ``mall.read_personal``, and searching by name or email needs it),
+``mall.read_mileage`` / ``mall.write_mileage`` (the ledger and
 adjustments). Bodies come wrapped as ``{"request": {...}}``.
 """
 
@@ -28,6 +29,8 @@ from openmall.customers.schemas import (
     MileageOne,
     MileageOut,
 )
+from openmall.kernel import personal
+from openmall.kernel.errors import Forbidden
 from openmall.kernel.pagination import PageParams
 from openmall.kernel.params import MAX_INT, parse_choice, parse_int_list, parse_text
 from openmall.kernel.representation import FieldsQuery, View
@@ -38,6 +41,10 @@ router = AdminRouter(prefix="/api/v2/admin", tags=["Admin API: customers"])
 
 READ_CUSTOMER, WRITE_CUSTOMER = "mall.read_customer", "mall.write_customer"
 READ_MILEAGE, WRITE_MILEAGE = "mall.read_mileage", "mall.write_mileage"
+
+# names, emails and mobile numbers need mall.read_personal; without it they come masked (kernel.personal)
+personal.register(CustomerOut, {"name": personal.mask_name, "email": personal.mask_email,
+                                "mobile": personal.mask_phone})  # fmt: skip
 
 MemberNo = Annotated[int, Path(ge=1, le=MAX_INT, description="The member's number.")]
 GroupNo = Annotated[int, Path(ge=1, le=MAX_INT, description="The member group's number.")]
@@ -50,6 +57,11 @@ def customer_filter_query(
     group_no: Annotated[str | None, Query(description="Member group number(s), comma-separated.")] = None,
     status: Annotated[str | None, Query(description="ACTIVE or WITHDRAWN; absent: both.")] = None,
 ) -> service.CustomerFilter:
+    if (name or email) and not personal.allowed():  # a search by them would tell what the masks hide
+        raise Forbidden(
+            f"Searching customers by name or email needs the scope {personal.SCOPE}, which the token was not granted",
+            more_info={"required_scope": personal.SCOPE, "field": "name" if name else "email"},
+        )
     ids = [p.strip() for p in (parse_text("member_id", member_id, max_length=2000) or "").split(",") if p.strip()]
     return service.CustomerFilter(
         member_ids=ids[:100],
@@ -71,7 +83,9 @@ CustomerFilterQuery = Annotated[service.CustomerFilter, Depends(customer_filter_
 async def list_customers(
     mall: CurrentMall, session: ReadSession, page: PageParams, f: CustomerFilterQuery, fields: FieldsQuery = None
 ) -> Response:
-    """Newest first (or ascending from `since_no`). Email and mobile are shown with mall.read_customer."""
+    """Newest first (or ascending from `since_no`). Names, emails and mobile numbers are masked (`홍*동`,
+    `j***@example.com`, `010-****-5678`) unless the token holds mall.read_personal, which searching by
+    `name` or `email` needs too (403 without it)."""
     view = View(CustomerOut, mall, fields)
     rows = await service.search_customers(session, f, page)
     return view.many("customers", [CustomerOut.model_validate(r) for r in rows])

@@ -1,5 +1,6 @@
 """Turning resources into JSON: ``fields=a,b`` (only those), ``embed=x,y`` (sub-resources inline),
-money as strings and times in the mall's zone, all in one place for every router."""
+money as strings and times in the mall's zone, personal data masked where the request may not read it
+(kernel.personal), all in one place for every router."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi import Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from openmall.kernel import personal
 from openmall.kernel.errors import InvalidInput
 from openmall.malls.service import MallInfo
 
@@ -69,9 +71,14 @@ class View:
         self.context = {"timezone": mall.timezone, "currency": mall.currency}
 
     def _json(self, obj: Any) -> bytes:
+        masked = personal.hidden(self.schema)  # personal data the request may not read (kernel.personal)
         if isinstance(obj, dict):
-            return to_json({k: v for k, v in obj.items() if k in self.include}).encode()
+            chosen = {k: v for k, v in obj.items() if k in self.include}
+            return to_json(personal.mask(masked, chosen) if masked else chosen).encode()
         model = obj if isinstance(obj, BaseModel) else self.schema.model_validate(obj)
+        if masked:
+            return to_json(personal.mask(masked, model.model_dump(mode="json", include=self.include,
+                                                                  context=self.context))).encode()  # fmt: skip
         return model.__pydantic_serializer__.to_json(model, include=self.include, context=self.context)
 
     def one(self, key: str, obj: Any, status: int = 200) -> Response:

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from openmall.kernel import personal
 from openmall.kernel.errors import ERROR_RESPONSES, ErrorOut, Forbidden, Unauthorized
 from openmall.kernel.ratelimit import take
 from openmall.kernel.tenancy import CurrentMall, current_mall, read_session
@@ -106,7 +107,11 @@ class GuardedRoute(APIRoute):
             caller = await guard.check(request, mall, token.strip() if scheme.lower() == "bearer" else None)
             key = f"{mall.mall_id}:{caller.client_id}"  # one bucket per app per mall
             await take(request.app.state.buckets, request.scope, "admin", key, mall.admin_limit)
-            return await handler(request)
+            allowed = personal.allow(personal.SCOPE in caller.scopes)  # else names, emails, ... come masked
+            try:
+                return await handler(request)
+            finally:
+                personal.reset(allowed)
 
         return guarded
 

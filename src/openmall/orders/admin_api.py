@@ -4,11 +4,13 @@ or reject claims. Thin: parse, call the services, render. Bodies come wrapped as
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 from fastapi.responses import JSONResponse, Response
 
+from openmall.kernel import personal
 from openmall.kernel.errors import ErrorOut
 from openmall.kernel.pagination import PageParams
 from openmall.kernel.params import MAX_INT
@@ -35,6 +37,14 @@ from openmall.orders.shop_api import claim_response, order_response
 
 router = AdminRouter(prefix="/api/v2/admin", tags=["Admin API: orders"])
 READ_ORDER, WRITE_ORDER = "mall.read_order", "mall.write_order"
+
+# the buyer's and the receiver's details need mall.read_personal; without it they come masked (kernel.personal)
+personal.register(OrderOut, {
+    "orderer": {"name": personal.mask_name, "email": personal.mask_email, "mobile": personal.mask_phone},
+    "shipping_address": {"receiver_name": personal.mask_name, "receiver_phone": personal.mask_phone,
+                         "address2": personal.mask_detail},
+    "deposit": {"depositor": personal.mask_name},
+})  # fmt: skip
 
 OrderId = Annotated[str, Path(min_length=1, max_length=20, description="The order id, e.g. 20261124-0000001.")]
 ClaimNo = Annotated[int, Path(ge=1, le=MAX_INT, description="The claim's number.")]
@@ -113,7 +123,7 @@ async def complete_claim(mall: CurrentMall, session: DbSession, claim_no: ClaimN
     mileage), stock comes back, coupons come back when the whole order is cancelled. Exchange: the options are
     EXCHANGE_DONE. A claim not REQUESTED is a 409."""
     b, claim = await claims.complete(session, claim_no, mall.timezone)
-    return claim_response(mall, b, claim)
+    return _claim_response(mall, b, claim)
 
 
 @router.post("/claims/{claim_no}/reject", scope=WRITE_ORDER, response_model=ClaimWithOrder, responses=CONFLICT,
@@ -122,7 +132,17 @@ async def reject_claim(mall: CurrentMall, session: DbSession, claim_no: ClaimNo,
                        body: RejectRequest | None = None) -> JSONResponse:  # fmt: skip
     reason = body.request.reason if body is not None else ""
     b, claim = await claims.reject(session, claim_no, reason, mall.timezone)
-    return claim_response(mall, b, claim)
+    return _claim_response(mall, b, claim)
+
+
+def _claim_response(mall: CurrentMall, b: service.Bundle, claim: Any) -> JSONResponse:
+    """The claim and its order, the order's personal data masked as the order routes do."""
+    response = claim_response(mall, b, claim)
+    masked = personal.hidden(OrderOut)
+    if masked is None:
+        return response
+    body = json.loads(response.body)
+    return JSONResponse({**body, "order": personal.mask(masked, body["order"])}, status_code=response.status_code)
 
 
 # ---- the mall's account for bank transfers -------------------------------------------------------------------
