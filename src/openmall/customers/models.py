@@ -65,10 +65,15 @@ class MemberIdentity(MallOwned, Base):
 
 
 class MemberToken(MallOwned, Base):
-    """A member's access token and its refresh token (HMAC digests; the tokens are shown once)."""
+    """A member's access token and its refresh token (HMAC digests; the tokens are shown once).
+
+    A login starts a family; each refresh adds a row to it, with the same ``family_id`` and the same
+    ``authenticated_at`` (when the password or OpenID login happened: a refresh never renews it). A used
+    refresh token that comes back revokes its whole family."""
 
     __tablename__ = "member_tokens"
-    __table_args__ = (Index("ix_member_tokens_mall_member", "mall_id", "member_no"),)
+    __table_args__ = (Index("ix_member_tokens_mall_member", "mall_id", "member_no"),
+                      Index("ix_member_tokens_family", "family_id"))  # fmt: skip
 
     token_no: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     member_no: Mapped[int] = mapped_column(IdType, ForeignKey("members.member_no", ondelete="CASCADE"))
@@ -80,6 +85,9 @@ class MemberToken(MallOwned, Base):
     refresh_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    family_id: Mapped[str] = mapped_column(String(32))
+    # None: not known (tokens issued before migration 0013), never a fresh login
+    authenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Address(MallOwned, Base):

@@ -25,6 +25,7 @@ from openmall.kernel.db import UTCDateTime, utcnow
 from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, KeepChanges, NotFound, Unauthorized
 from openmall.kernel.events import emit
 from openmall.kernel.fastsql import Statement, in_mall
+from openmall.kernel.identifiers import InvisibleCharacter, lookup_key, normalise_identifier
 from openmall.kernel.pagination import Page
 from openmall.kernel.passwords import hash_password
 
@@ -85,8 +86,8 @@ async def _default_group_no(session: AsyncSession) -> int | None:
 async def sign_up(session: AsyncSession, data: SignUpIn) -> Member:
     """A new member with an id and password, in the default group if there is one; 409 for a taken id."""
     if await session.scalar(select(Member.member_no).where(Member.member_id == data.member_id)):
-        raise Conflict(f"Member id '{data.member_id}' is taken in this mall; choose another",
-                       more_info={"field": "member_id"})  # fmt: skip
+        raise Conflict(f"Member id '{data.member_id}' is already taken in this mall (member ids are "
+                       "case-insensitive); choose another", more_info={"field": "member_id"})  # fmt: skip
     member = Member(member_id=data.member_id, password_hash=await hash_password(data.password), name=data.name,
                     email=data.email, mobile=data.mobile, group_no=await _default_group_no(session))  # fmt: skip
     session.add(member)
@@ -155,22 +156,39 @@ async def _failed(session: AsyncSession, attempt: int) -> None:
         raise _locked(now + LOCK_FOR, now, await events.mall_time(session, now + LOCK_FOR))
 
 
+def _login_failed() -> LoginFailed:
+    """The one answer to a wrong password and to an unknown member id: nothing tells them apart."""
+    return LoginFailed(
+        f"Wrong member id or password; after {LOCK_AFTER} failed logins in a row a member id is locked for "
+        f"{int(LOCK_FOR.total_seconds() // 60)} minutes", more_info={"field": "password"},
+    )  # fmt: skip
+
+
+async def _member_to_log_in(session: AsyncSession, member_id: str) -> Member | None:
+    """The active member with this login id in its normal form (``CASE123`` is ``case123``); a member
+    whose id kept another form in migration 0013 (it clashed with one already normal) by its exact id."""
+    try:
+        key = normalise_identifier(member_id)
+    except InvisibleCharacter as exc:
+        raise InvalidInput(f"member_id {exc}", field="member_id") from None
+    exact = member_id.strip()
+    found = (await session.scalars(select(Member).where(Member.member_id.in_({key, exact}), Member.status == ACTIVE)
+                                   .limit(2))).all()  # fmt: skip
+    return next((m for m in found if m.member_id == exact), found[0] if found else None)
+
+
 async def login_with_password(session: AsyncSession, member_id: str, password: str) -> Member:
     """The member, once the id and password match; LoginFailed (401) or MemberLocked (429) otherwise.
+    A wrong password and an unknown id answer alike and take as long (a full hash check each).
     The router commits after either error, so that the count of failures is kept."""
-    member = await session.scalar(select(Member).where(Member.member_id == member_id, Member.status == ACTIVE))
+    member = await _member_to_log_in(session, member_id)
     if member is None or member.password_hash is None:
         await passwords.check(None, password)  # as slow as a real check
-        raise LoginFailed("Wrong member id or password", more_info={"field": "password"})
+        raise _login_failed()
     ok, attempt = await _password_ok(session, member, password)
     if not ok:
         await _failed(session, attempt)
-        left = LOCK_AFTER - attempt
-        raise LoginFailed(
-            f"Wrong member id or password; {left} more failed login{'s' if left != 1 else ''} "
-            f"lock this member id for {int(LOCK_FOR.total_seconds() // 60)} minutes",
-            more_info={"field": "password", "attempts_left": left},
-        )
+        raise _login_failed()
     await _logged_in(session, member)
     return member
 
@@ -191,7 +209,8 @@ async def login_with_openid(session: AsyncSession, provider: str, identity: Open
     )  # fmt: skip
     created = member is None
     if member is None:
-        member = Member(member_id=None, password_hash=None, name=identity.name[:100], email=identity.email,
+        email = lookup_key(identity.email) if identity.email else None  # one that cannot be shown is left out
+        member = Member(member_id=None, password_hash=None, name=identity.name[:100], email=email,
                         group_no=await _default_group_no(session))  # fmt: skip
         session.add(member)
         await session.flush()
@@ -265,19 +284,22 @@ async def update_profile(session: AsyncSession, member: Member, data: ProfileUpd
 
 
 async def withdraw(
-    session: AsyncSession, member: Member, *, password: str | None, token_issued_at: datetime | None
+    session: AsyncSession, member: Member, *, password: str | None, authenticated_at: datetime | None
 ) -> datetime:
     """Erases the member's personal data (orders keep their own copies), deletes addresses and OpenID
-    links; the router revokes the tokens. Needs the password, or a login within RECENT_LOGIN."""
+    links; the router revokes the tokens. Needs the password, or a login within RECENT_LOGIN:
+    ``authenticated_at`` is when the caller's token family began with a password or OpenID login (a
+    refresh carries it on, it never renews it; None: not known, as for tokens from before 0013)."""
     if password is not None:
         ok, attempt = await _password_ok(session, member, password)
         if not ok:
             await _failed(session, attempt)
             raise WrongPassword("The password is wrong; the member was not withdrawn", field="password")
-    elif token_issued_at is None or utcnow() - token_issued_at > RECENT_LOGIN:
+    elif authenticated_at is None or utcnow() - authenticated_at > RECENT_LOGIN:
         raise Forbidden(
             f"Withdrawal needs the password, or a login within the last {int(RECENT_LOGIN.total_seconds() // 60)} "
-            "minutes: send {\"password\": ...} or log in again", more_info={"field": "password"},
+            "minutes (with the password or OpenID; refreshing the tokens does not count): send "
+            "{\"password\": ...} or log in again", more_info={"field": "password"},
         )  # fmt: skip
     now = utcnow()
     no = member.member_no
@@ -461,11 +483,12 @@ class CustomerFilter:
 def _where(f: CustomerFilter) -> list[Any]:
     conds: list[Any] = []
     if f.member_ids:
-        conds.append(Member.member_id.in_(f.member_ids))
+        keys = {k for k in map(lookup_key, f.member_ids) if k}  # and the exact ids, for any kept in another form
+        conds.append(Member.member_id.in_(sorted(keys | set(f.member_ids))))
     if f.name:
         conds.append(Member.name.contains(f.name, autoescape=True))
     if f.email:
-        conds.append(func.lower(Member.email) == f.email.lower())
+        conds.append(func.lower(Member.email) == (lookup_key(f.email) or f.email.lower()))
     if f.group_nos:
         conds.append(Member.group_no.in_(f.group_nos))
     if f.status:

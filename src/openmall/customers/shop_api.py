@@ -35,7 +35,7 @@ from openmall.customers.schemas import (
     WithdrawIn,
     Withdrawn,
 )
-from openmall.kernel.errors import ERROR_RESPONSES, ErrorOut, Unauthorized
+from openmall.kernel.errors import ERROR_RESPONSES, ErrorOut
 from openmall.kernel.pagination import PageParams
 from openmall.kernel.params import MAX_INT, parse_text
 from openmall.kernel.representation import View
@@ -48,7 +48,7 @@ MEMBER_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No live member access token (Authorization: Bearer om_ma_…)"}
 }
 LOGIN_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "Wrong member id or password (more_info.attempts_left), or a refresh "
+    401: {"model": ErrorOut, "description": "Wrong member id or password (one answer for both), or a refresh "
                                             "token that is unknown, used, revoked or expired"},
     429: {"model": ErrorOut, "description": f"The member id is locked after {service.LOCK_AFTER} failed logins; "
                                             "more_info.locked_until says until when (Retry-After too)"},
@@ -116,15 +116,16 @@ async def login(
     90 days instead of 12 hours). After 10 failed logins in a row the member id is locked for 30 minutes
     (429 saying until when; the right password is refused meanwhile); a success resets the count.
 
+    A wrong password and an unknown member id get the same answer. Member ids are case-insensitive
+    (`JANE` logs in as `jane`).
+
     `grant_type` `refresh_token`: `refresh_token` → a new pair; the refresh token is used once (rotated).
+    A used refresh token that comes back revokes every token issued from the same login.
     """
     key = request.app.state.key
     if body.grant_type == "refresh_token":
-        rotated = await auth.rotate(session, key, body.refresh_token or "")
-        if rotated is None:
-            raise Unauthorized("The refresh token is unknown, used already, revoked or expired; log in again",
-                               more_info={"field": "refresh_token"})  # fmt: skip
-        return _tokens(mall, rotated[1], rotated[0].member_no)
+        member, tokens = await auth.rotate(session, key, body.refresh_token or "")
+        return _tokens(mall, tokens, member.member_no)
     tracking = _tracking(tracking_key)
     member = await service.login_with_password(session, body.member_id or "", body.password or "")
     tokens = await auth.issue_tokens(session, key, member, body.keep_login)
@@ -185,13 +186,13 @@ async def update_profile(
     "model": ErrorOut, "description": "Neither the password nor a recent login"}},
     summary="Withdraw: personal data erased, orders kept")  # fmt: skip
 async def withdraw(request: Request, session: DbSession, member: CurrentMember, body: WithdrawIn | None = None) -> Any:
-    """Send `{"password": ...}`, or call within 10 minutes of a login. The member id, name, email,
+    """Send `{"password": ...}`, or call within 10 minutes of a login with the password or OpenID (refreshed
+    tokens keep the time of the login they come from). The member id, name, email,
     mobile, password, addresses and OpenID links are erased and every token revoked; orders stay."""
     key = request.app.state.key
     row = await auth.token_row(session, key, auth.token_from(request) or "")
-    await service.withdraw(
-        session, member, password=body.password if body else None, token_issued_at=row.issued_at if row else None
-    )
+    await service.withdraw(session, member, password=body.password if body else None,
+                           authenticated_at=row.authenticated_at if row else None)  # fmt: skip
     await auth.revoke_all(session, member.member_no)
     return JSONResponse({"member": {"member_no": member.member_no, "status": service.WITHDRAWN}})
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
+from openmall.kernel.identifiers import normalise_identifier
 from openmall.kernel.schemas import Strict
 from openmall.oauth import scopes as scope_registry
 
@@ -46,6 +47,7 @@ class OperatorIn(Strict):
     @field_validator("login_id")
     @classmethod
     def _login(cls, v: str) -> str:
+        v = normalise_identifier(v)  # "Admin" and "ａｄｍｉｎ" are "admin"; invisible characters refused
         if not LOGIN_ID.match(v):
             raise ValueError("login_id is 3 to 64 lowercase letters, digits, '_', '.' or '-'")
         return v
@@ -59,9 +61,10 @@ class DeveloperIn(Strict):
     @field_validator("email")
     @classmethod
     def _email(cls, v: str) -> str:
+        v = normalise_identifier(v)  # full-width letters folded, case-folded; invisible characters refused
         if not EMAIL.match(v):
             raise ValueError("email must look like name@example.com")
-        return v.lower()
+        return v
 
 
 class AppIn(Strict):

@@ -21,6 +21,7 @@ from openmall.kernel import passwords
 from openmall.kernel.db import UTCDateTime, utcnow
 from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound
 from openmall.kernel.events import emit
+from openmall.kernel.identifiers import lookup_key
 from openmall.kernel.passwords import hash_password
 from openmall.kernel.secrets import digest, new_secret, seal, unseal
 from openmall.malls import service as malls
@@ -115,7 +116,7 @@ async def create_operator(session: AsyncSession, login_id: str, name: str, passw
 
 async def authenticate_operator(session: AsyncSession, login_id: str, password: str) -> Operator | None:
     """The operator, or None for a wrong login or password (the caller cannot tell which)."""
-    operator = await session.scalar(select(Operator).where(Operator.login_id == login_id.strip().lower()))
+    operator = await session.scalar(select(Operator).where(Operator.login_id == lookup_key(login_id)))
     return operator if await _check_password(session, operator, password) else None
 
 
@@ -139,7 +140,7 @@ async def create_developer(session: AsyncSession, email: str, name: str, passwor
 
 
 async def authenticate_developer(session: AsyncSession, email: str, password: str) -> Developer | None:
-    developer = await session.scalar(select(Developer).where(Developer.email == email.strip().lower()))
+    developer = await session.scalar(select(Developer).where(Developer.email == lookup_key(email)))
     return developer if await _check_password(session, developer, password) else None
 
 
@@ -302,7 +303,7 @@ def launch_url(app: App, key: bytes, mall_id: str, operator: Operator) -> str:
 
 
 async def find_developer(session: AsyncSession, email: str) -> Developer:
-    developer = await session.scalar(select(Developer).where(Developer.email == email.strip().lower()))
+    developer = await session.scalar(select(Developer).where(Developer.email == lookup_key(email)))
     if developer is None:
         raise NotFound(f"No developer has the email {email}", more_info={"email": email})
     return developer
@@ -324,7 +325,7 @@ async def issue_operator_token(
     install = await get_install(session, app)
     if install is None:
         raise NotFound(f"App {client_id} is not installed on this mall", more_info={"client_id": client_id})
-    operator = await session.scalar(select(Operator).where(Operator.login_id == operator_login))
+    operator = await session.scalar(select(Operator).where(Operator.login_id == lookup_key(operator_login)))
     if operator is None:
         raise NotFound(f"No operator {operator_login}", more_info={"operator": operator_login})
     access, now = new_secret("om_at_"), utcnow()
