@@ -25,8 +25,10 @@ from openmall.kernel.cache import ResponseCache, SharedCacheMiddleware
 from openmall.kernel.db import create_engine, read_session_factory, session_factory
 from openmall.kernel.documents import DirectReads
 from openmall.kernel.errors import ApiError, install_error_handlers
+from openmall.kernel.inputs import InputGuard
 from openmall.kernel.metrics import LIMITER_FAILURES, MetricsMiddleware, metrics_response
 from openmall.kernel.ratelimit import CallLimitHeaders, make_buckets
+from openmall.kernel.representation import fields_leave_out_anything
 from openmall.kernel.secrets import server_key
 from openmall.kernel.versioning import LATEST, ApiVersionMiddleware
 from openmall.malls.service import MallCache
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_exception_handler(ApiError, page_errors)  # the console's pages answer errors as pages
     # added last = outermost: versions are checked before the cache, so an unknown version is never served
+    app.add_middleware(InputGuard)  # innermost: NUL anywhere is a 422, a long URL a 414 (a cached page skips it)
     app.add_middleware(SharedCacheMiddleware, cache=app.state.response_cache, prefix="/api/v2/shop/")
     app.add_middleware(ClientIdGate, prefix="/api/v2/shop/")  # outside the cache: no id, no cached page
     app.add_middleware(CallLimitHeaders)  # the call bucket's headers, on answers from the cache too
@@ -155,4 +158,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "<code>curl -H 'X-Client-Id: demo-storefront' localhost:8000/api/v2/shop/products</code></p>"
         )
 
+    openapi = app.openapi
+    app.openapi = lambda: fields_leave_out_anything(openapi())  # type: ignore[method-assign]
     return app

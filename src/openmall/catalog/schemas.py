@@ -8,11 +8,11 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from openmall.kernel.money import MAX_AMOUNT, Money, MoneyIn, _no_float
+from openmall.kernel.schemas import NoControls, Strict
 from openmall.kernel.schemas import Partial as _Partial
-from openmall.kernel.schemas import Strict
 from openmall.kernel.timeutil import MallDateTime
 
-Name = Annotated[str, Field(min_length=1, max_length=250)]
+Name = Annotated[str, Field(min_length=1, max_length=250), NoControls]
 RowNo = Annotated[int, Field(ge=1, le=2**63 - 1)]  # a product, category or brand number (a 64-bit id)
 DisplayOrder = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]  # a 32-bit column
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -27,8 +27,8 @@ SignedMoneyIn = Annotated[
 
 
 class OptionIn(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=50)]
-    values: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(min_length=1, max_length=50)]
+    name: OptionName
+    values: Annotated[list[OptionValue], Field(min_length=1, max_length=50)]
 
 
 class VariantIn(Strict):
@@ -61,7 +61,7 @@ class ProductIn(Strict):
 
 
 class CategoryIn(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: CategoryName
     parent_category_no: RowNo | None = None
     display_order: DisplayOrder = 0
     display: bool = True
@@ -71,9 +71,10 @@ class CategoryIn(Strict):
 
 MAX_QUANTITY = 10_000_000
 Quantity = Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY)]
-OptionName = Annotated[str, Field(min_length=1, max_length=50)]
-OptionValue = Annotated[str, Field(min_length=1, max_length=50)]
-BrandName = Annotated[str, Field(min_length=1, max_length=100)]
+OptionName = Annotated[str, Field(min_length=1, max_length=50), NoControls]
+OptionValue = Annotated[str, Field(min_length=1, max_length=50), NoControls]
+BrandName = Annotated[str, Field(min_length=1, max_length=100), NoControls]
+CategoryName = Annotated[str, Field(min_length=1, max_length=100), NoControls]
 
 
 class ProductUpdate(_Partial):
@@ -133,7 +134,7 @@ class InventoryUpdate(Strict):
 class CategoryUpdate(_Partial):
     NULLABLE: ClassVar[frozenset[str]] = frozenset({"parent_category_no"})
 
-    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    name: CategoryName | None = None
     parent_category_no: RowNo | None = Field(default=None, description="null makes it a top-level category.")
     display_order: DisplayOrder | None = None
     display: bool | None = None

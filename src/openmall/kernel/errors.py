@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -137,6 +138,53 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return error_response(422, message, info)
 
 
+_METHOD_ORDER = {m: i for i, m in enumerate(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))}
+
+
+def _specificity(path_format: str) -> tuple[int, ...]:
+    """Smaller is more specific: segment by segment from the left, a literal beats a parameter."""
+    return tuple(1 if "{" in segment else 0 for segment in path_format.split("/"))
+
+
+def methods_at(app: Any, path: str) -> list[str]:
+    """The methods served at ``path``: the union over the most specific routes whose pattern matches it (so
+    ``/admin/products/count`` is the count's path, not ``/admin/products/{product_no}``'s). Walks every route:
+    for answering errors only, never on a request's normal path."""
+    best: tuple[int, ...] | None = None
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.routes):
+        regex, served = getattr(route, "path_regex", None), route.methods
+        if regex is None or not served or not regex.match(path):
+            continue
+        rank = _specificity(route.path_format or route.path or "")
+        if best is None or rank < best:
+            best, methods = rank, set(served)
+        elif rank == best:
+            methods |= served
+    return sorted(methods, key=lambda m: (_METHOD_ORDER.get(m, len(_METHOD_ORDER)), m))
+
+
+def shadowed_paths(app: Any) -> dict[str, list[str]]:
+    """Literal paths that a parameter route would also take (``/admin/products/count`` and
+    ``/admin/products/{product_no}``), with the methods served at them: the router would hand ``PUT .../count``
+    to the product's route; ``kernel.inputs.InputGuard`` answers it with a 405 first (one dict look-up)."""
+    routes = [r for r in iter_route_contexts(app.routes) if r.methods and getattr(r, "path_regex", None) is not None]
+    literal = {r.path for r in routes if "{" not in (r.path_format or r.path)}
+    return {
+        path: methods_at(app, path)
+        for path in literal
+        if any("{" in (r.path_format or r.path) and r.path_regex.match(path) for r in routes)
+    }
+
+
+def _method_not_allowed(request: Request, allowed: list[str], headers: dict[str, str] | None = None) -> JSONResponse:
+    listed = ", ".join(allowed)
+    message = f"Method {request.method} is not allowed on {request.url.path}"
+    if listed:
+        message += f"; allowed: {listed}"
+    return error_response(405, message, {"allowed": allowed}, {**(headers or {}), "Allow": listed})
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     headers = getattr(exc, "headers", None)
     if exc.status_code == 404:
@@ -145,11 +193,11 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
             message += f" (did you mean {request.url.path.rstrip('/')}?)"
         return error_response(404, message, {"path": request.url.path}, headers)
     if exc.status_code == 405:
-        allowed = (headers or {}).get("Allow", "")
-        message = f"Method {request.method} is not allowed on {request.url.path}"
-        if allowed:
-            message += f"; allowed: {allowed}"
-        return error_response(405, message, {"allowed": [m.strip() for m in allowed.split(",") if m]}, headers)
+        # the router names the methods of the first route that matched; the path may be served by several
+        allowed = methods_at(request.app, request.scope["path"])
+        if not allowed:
+            allowed = [m.strip() for m in (headers or {}).get("Allow", "").split(",") if m.strip()]
+        return _method_not_allowed(request, allowed, headers)
     detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
     return error_response(exc.status_code, detail, {}, headers)
 

@@ -7,10 +7,10 @@ a comma list in a filter means OR (``?category=3,7``).
 from __future__ import annotations
 
 import re
-import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from openmall.kernel.errors import InvalidInput
+from openmall.kernel.inputs import control_problem
 
 MAX_INT = 2**63 - 1
 _INT = re.compile(r"^-?[0-9]+$")  # ASCII digits only: str.isdigit() also accepts "²"
@@ -71,7 +71,8 @@ def parse_choice(name: str, raw: str | None, choices: tuple[str, ...], default: 
 
 
 def parse_text(name: str, raw: str | None, *, max_length: int) -> str | None:
-    """Free text from a query string: trimmed, bounded, and free of control characters (NUL and the like)."""
+    """Free text from a query string: trimmed, bounded, and free of control characters (NUL and the like) and
+    bidi overrides, by the rule names follow too (``kernel.inputs.control_problem``)."""
     if raw is None:
         return None
     text = raw.strip()
@@ -79,8 +80,9 @@ def parse_text(name: str, raw: str | None, *, max_length: int) -> str | None:
         raise InvalidInput(
             f"{name} is at most {max_length} characters; got {len(text)}", field=name, maximum=max_length
         )
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise InvalidInput(f"{name} must not contain control characters", field=name)
+    problem = control_problem(text)
+    if problem is not None:
+        raise InvalidInput(f"{name} {problem}", field=name)
     return text or None
 
 

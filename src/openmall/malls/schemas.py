@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from openmall.kernel.schemas import NoControls
 
 MALL_ID = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 RESERVED = frozenset({"www", "api", "admin", "static", "mail", "docs"})
@@ -12,7 +15,7 @@ CURRENCIES = frozenset({"KRW", "USD", "JPY", "EUR", "CNY", "TWD", "VND", "PHP", 
 
 class MallCreate(BaseModel):
     mall_id: str = Field(description="Lowercase letters, digits and hyphens; the mall's sub-domain.")
-    name: str = Field(min_length=1, max_length=100)
+    name: Annotated[str, Field(min_length=1, max_length=100), NoControls]
     currency: str = "KRW"
     timezone: str = "Asia/Seoul"
 

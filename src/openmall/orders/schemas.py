@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from openmall.kernel.money import MAX_AMOUNT, Money, MoneyIn, _no_float
 from openmall.kernel.params import MAX_INT
-from openmall.kernel.schemas import Strict
+from openmall.kernel.schemas import NoControls, Strict
 from openmall.kernel.timeutil import MallDateTime
 from openmall.orders import states
 from openmall.orders.cart import MAX_QUANTITY
@@ -158,7 +158,7 @@ class SheetCreateIn(Strict):
 
 
 class AddressIn(Strict):
-    receiver_name: Annotated[str, Field(min_length=1, max_length=100)]
+    receiver_name: Annotated[str, Field(min_length=1, max_length=100), NoControls]
     receiver_phone: Annotated[str, Field(min_length=7, max_length=20, pattern=r"^\+?[0-9][0-9 -]{5,18}[0-9]$")]
     zip_code: Annotated[str, Field(min_length=3, max_length=10, pattern=r"^[0-9][0-9-]*$")]
     address1: Annotated[str, Field(min_length=1, max_length=300)]
@@ -414,7 +414,7 @@ class ConfirmIn(Strict):
         default=None, description="CARD only. The test gateway: 4242424242424242 approves, 4000000000000002 "
         "declines (card_declined), 4000000000009995 declines (insufficient_funds).",
     )  # fmt: skip
-    depositor_name: Annotated[str, Field(max_length=100)] | None = Field(
+    depositor_name: Annotated[str, Field(max_length=100), NoControls] | None = Field(
         default=None, description="BANK_TRANSFER only: the name the deposit will come from (default: the member's)."
     )
 

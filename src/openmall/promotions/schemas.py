@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from openmall.kernel.money import Money, MoneyIn, _no_float
-from openmall.kernel.schemas import Partial, Strict
+from openmall.kernel.schemas import NoControls, Partial, Strict
 from openmall.kernel.timeutil import MallDateTime
 
 Kind = Literal["PRODUCT", "CART", "SHIPPING"]
@@ -26,14 +26,14 @@ Rate = Annotated[
     Field(gt=0, le=100, decimal_places=2, allow_inf_nan=False, description="Percent off, more than 0 and at most 100."),
 ]
 IssueCount = Annotated[int, Field(strict=True, ge=1, le=100_000_000)]
-CouponName = Annotated[str, Field(min_length=1, max_length=100)]
+CouponName = Annotated[str, Field(min_length=1, max_length=100), NoControls]
 
 
 class OptionValue(Strict):
     """An option value a line must have, e.g. ``{"name": "Color", "value": "White"}`` (matched exactly)."""
 
-    name: Annotated[str, Field(min_length=1, max_length=50)]
-    value: Annotated[str, Field(min_length=1, max_length=50)]
+    name: Annotated[str, Field(min_length=1, max_length=50), NoControls]
+    value: Annotated[str, Field(min_length=1, max_length=50), NoControls]
 
 
 ProductNos = Annotated[list[RowNo], Field(max_length=MAX_TARGETS)]
