@@ -100,3 +100,25 @@ def stored_many(key: str, docs: Sequence[str]) -> Response:
 def _wrapped(key: str, body: bytes, status: int = 200) -> Response:
     """``{"key": <body>}`` without decoding and re-encoding what pydantic-core already wrote."""
     return Response(b'{"' + key.encode() + b'":' + body + b"}", status_code=status, media_type="application/json")
+
+
+def fields_leave_out_anything(spec: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document, told that ``fields=`` may leave out any field: the resources of the routes that take
+    ``fields`` require none (so an answer to ``fields=product_no,name`` still fits its declared schema)."""
+    schemas = spec.get("components", {}).get("schemas", {})
+
+    def named(ref: str | None) -> dict[str, Any] | None:
+        return schemas.get(ref.rsplit("/", 1)[-1]) if ref else None
+
+    for methods in spec.get("paths", {}).values():
+        for op in methods.values():
+            if not any(p.get("name") == "fields" and p.get("in") == "query" for p in op.get("parameters", [])):
+                continue
+            for status, answer in op.get("responses", {}).items():
+                body = answer.get("content", {}).get("application/json", {}).get("schema", {})
+                wrapper = named(body.get("$ref")) if status.startswith("2") else None
+                for prop in (wrapper or {}).get("properties", {}).values():  # {"product": {...}} / {"products": [...]}
+                    resource = named(prop.get("$ref") or prop.get("items", {}).get("$ref"))
+                    if resource is not None:
+                        resource.pop("required", None)
+    return spec

@@ -166,7 +166,12 @@ def _login_first(request: Request) -> Response:
 
 
 @router.get("/authorize", summary="Authorization endpoint (a page: login, then consent)", response_model=None,
-            responses={200: {"content": {"text/html": {}}}, 302: {"description": "Back to the app"}})  # fmt: skip
+            responses={200: {"content": {"text/html": {}}}, 302: {"description": "Back to the app"},
+                       303: {"description": "To the operator login, which comes back here"},
+                       400: {"description": "An error page: the client or redirect URI is wrong, so no redirect",
+                             "content": {"text/html": {}}},
+                       403: {"description": "An error page: the app may not be installed on this mall yet",
+                             "content": {"text/html": {}}}})  # fmt: skip
 async def authorize(request: Request, mall: CurrentMall, session: DbSession) -> Response:
     """`response_type=code, client_id, redirect_uri, scope, state`, optional `code_challenge` (S256)."""
     data = await read_input(request)

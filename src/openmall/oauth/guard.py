@@ -41,6 +41,9 @@ ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No token, or one that is unknown, expired, revoked or of another mall"},
     403: {"model": ErrorOut, "description": "The token lacks the route's scope; `more_info.required_scope` names it"},
 }
+# any write may meet data that exists now (a duplicate name or code, a resource still in use): every write route says so
+WRITE_CONFLICT = {409: {"model": ErrorOut, "description": "The change conflicts with data that exists now; "
+                        "the message names it and nothing was written"}}  # fmt: skip
 
 
 class RequireScope:
@@ -130,6 +133,8 @@ class AdminRouter(APIRouter):
         guard = RequireScope(scope)
         kwargs["dependencies"] = [Depends(guard), *kwargs.get("dependencies", [])]
         kwargs["openapi_extra"] = {**kwargs.get("openapi_extra", {}), "x-scope": scope}
+        if scope.startswith("mall.write_"):
+            kwargs["responses"] = {**WRITE_CONFLICT, **(kwargs.get("responses") or {})}
         description = kwargs.get("description")
         kwargs["description"] = f"Scope: `{scope}`" + (f"\n\n{description}" if description else "")
 
