@@ -536,6 +536,9 @@ async def update_variant(session: AsyncSession, product_no: int, variant_no: int
     await documents.refresh(session, [product_no])
     data = await events.render(session, product_no)
     await events.product_event(session, events.PRODUCT_UPDATED, product_no, data)
+    if variant.quantity != before:
+        await events.emit_inventory(session, [events.inventory_changed(
+            product_no, variant_no, variant.quantity, variant.quantity - before, events.ADJUST)])  # fmt: skip
     if before == 0 and variant.quantity > 0:
         await events.product_event(session, events.PRODUCT_RESTOCKED, product_no, data)
 
@@ -602,6 +605,9 @@ async def _stock_changed(session: AsyncSession, product_no: int, variant_no: int
     if inventory.quantity != before:
         data = await events.render(session, product_no)
         await events.product_event(session, events.PRODUCT_UPDATED, product_no, data)
+        change = inventory.quantity - (before or 0)
+        await events.emit_inventory(session, [events.inventory_changed(
+            product_no, variant_no, inventory.quantity, change, events.ADJUST)])  # fmt: skip
         if before == 0 and inventory.quantity > 0:
             await events.product_event(session, events.PRODUCT_RESTOCKED, product_no, data)
     return inventory

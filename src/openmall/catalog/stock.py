@@ -14,11 +14,17 @@ Locks: ``take_all`` first locks the products (``SELECT … FOR UPDATE``, ascendi
 variants' products) and then updates the variants by product and variant number, as every change of a product's
 variants through the catalog does (product row first): two writers always lock in the same order, and the
 re-rendering of a product emptied here cannot race another writer of its documents.
+
+Every change of a variant's stock is told to the apps by ``product.inventory_changed`` (``catalog.events``), in the
+transaction that made it: ``give_back`` emits its own; ``take_all`` answers what it took, and order placement writes
+those events in the one statement that writes the order's (``order_events``), adding no round trip.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +37,22 @@ from openmall.kernel.fastsql import Statement, in_mall
 
 class SoldOut(Conflict):
     """409: a variant has fewer units than asked (nothing was taken)."""
+
+
+@dataclass(frozen=True)
+class Taken:
+    """Units of a variant taken by an order, and the stock left."""
+
+    product_no: int
+    variant_no: int
+    quantity: int  # taken
+    left: int
+
+
+def order_events(taken: list[Taken], order_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """The ``product.inventory_changed`` events of what an order took, for ``kernel.events.emit_many``."""
+    return [events.inventory_changed(t.product_no, t.variant_no, t.left, -t.quantity, events.ORDER, order_id)
+            for t in taken]  # fmt: skip
 
 
 async def take(session: AsyncSession, variant_no: int, quantity: int) -> bool:
@@ -68,10 +90,12 @@ def _lock_order(owners: Mapping[int, int], variant_nos: list[int]) -> list[int]:
     return sorted(variant_nos, key=lambda v: (owners.get(v, 0), v))
 
 
-async def take_all(session: AsyncSession, wanted: Mapping[int, int]) -> None:
-    """Take ``wanted`` (variant_no → quantity) whole, or nothing: raises ``SoldOut`` naming the short variant."""
+async def take_all(session: AsyncSession, wanted: Mapping[int, int]) -> list[Taken]:
+    """Take ``wanted`` (variant_no → quantity) whole, or nothing: raises ``SoldOut`` naming the short variant.
+    Answers what was taken, for the order's ``product.inventory_changed`` events (``order_events``)."""
     owners = await _lock_owners(session, list(wanted))
     taken: list[tuple[int, int]] = []
+    took: list[Taken] = []
     emptied: set[int] = set()
     for variant_no in _lock_order(owners, list(wanted)):
         quantity = wanted[variant_no]
@@ -85,10 +109,12 @@ async def take_all(session: AsyncSession, wanted: Mapping[int, int]) -> None:
                 more_info={"variant_no": variant_no, "quantity": now or 0, "asked": quantity},
             )
         taken.append((variant_no, quantity))
+        took.append(Taken(owners[variant_no], variant_no, quantity, left))
         if left == 0:
             emptied.add(owners[variant_no])
     if emptied:  # sold out now: the storefront must say so
         await documents.refresh(session, sorted(emptied))
+    return took
 
 
 _LOCK_OWNERS = Statement(lambda many: (
@@ -117,16 +143,24 @@ async def _take_returning(session: AsyncSession, variant_no: int, quantity: int)
     return await _TAKE.scalar(session, b_variant_no=variant_no, b_quantity=quantity)
 
 
-async def give_back(session: AsyncSession, returned: Mapping[int, int]) -> None:
-    """Return stock (variant_no → quantity) from a cancellation or a return; a variant deleted since is skipped.
-    A variant back from zero emits ``product.restocked`` for its product."""
+async def give_back(session: AsyncSession, returned: Mapping[int, int], *, reason: str = events.CANCEL,
+                    order_id: str | None = None) -> None:  # fmt: skip
+    """Return stock (variant_no → quantity) from a cancellation or a return (``reason``) of the order ``order_id``;
+    a variant deleted since is skipped (its number is never another's: it stays gone). Each variant given back emits
+    ``product.inventory_changed``; a variant back from zero emits ``product.restocked`` for its product."""
     returned = {v: q for v, q in returned.items() if q > 0}
     owners = await _owners(session, list(returned))
     restocked: set[int] = set()
+    changed: list[tuple[str, dict[str, Any]]] = []
     for variant_no in _lock_order(owners, [v for v in returned if v in owners]):
         quantity = returned[variant_no]
-        if await _put_back(session, variant_no, quantity) == quantity:
+        now = await _put_back(session, variant_no, quantity)
+        if now is None:  # deleted meanwhile
+            continue
+        changed.append(events.inventory_changed(owners[variant_no], variant_no, now, quantity, reason, order_id))
+        if now == quantity:
             restocked.add(owners[variant_no])
     await documents.refresh(session, sorted(set(owners.values())))
+    await events.emit_inventory(session, changed)
     for product_no in sorted(restocked):
         await events.product_event(session, events.PRODUCT_RESTOCKED, product_no)

@@ -199,7 +199,7 @@ async def _complete(session: AsyncSession, b: Bundle, claim: Claim, timezone: st
         await payments.refund(session, order, cash, whole=whole_cancel)
         if miles > 0 and order.member_no is not None:
             await _restore_mileage(session, order.member_no, miles, order.order_id)
-        await stock.give_back(session, returned)
+        await stock.give_back(session, returned, reason=claim.kind, order_id=order.order_id)
         if whole_cancel:
             claim.restored_coupons = await _restore_coupons(session, order.coupons or [], order.order_id)
     else:

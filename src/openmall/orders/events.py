@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from openmall.kernel.events import emit, emit_all, register
+from openmall.kernel.events import emit, emit_many, register
 
 SCOPE = "mall.read_order"
 
@@ -58,7 +58,9 @@ async def emit_order(session: AsyncSession, type: str, data: dict[str, Any]) -> 
     await emit(session, type, data)
 
 
-async def emit_orders(session: AsyncSession, types: Sequence[str], data: dict[str, Any]) -> None:
+async def emit_orders(session: AsyncSession, types: Sequence[str], data: dict[str, Any],
+                      also: Sequence[tuple[str, dict[str, Any]]] = ()) -> None:  # fmt: skip
     """Several events of one order at once (``order.created`` and ``order.paid`` of an order paid as it is placed):
-    as ``emit`` each, the same ``data`` rendered once, written in one statement."""
-    await emit_all(session, types, data)
+    as ``emit`` each, the same ``data`` rendered once, written in one statement with the events ``also`` (``(type,
+    data)``: the stock the order took, ``catalog.stock.order_events``)."""
+    await emit_many(session, [*((t, data) for t in types), *also])

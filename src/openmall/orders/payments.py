@@ -139,7 +139,7 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
     wanted: dict[int, int] = {}
     for line in q.lines:
         wanted[line.variant_no] = wanted.get(line.variant_no, 0) + line.quantity
-    await stock.take_all(session, wanted)
+    taken = await stock.take_all(session, wanted)
 
     approval: gateways.Approval | None = None
     if attempt is not None:
@@ -168,7 +168,7 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
         await cart.remove_ordered(session, member.member_no, cart_items)
     data = service.as_data(b, mall.timezone)
     await events.emit_orders(session, [events.ORDER_CREATED, events.ORDER_PAID] if paid_now
-                             else [events.ORDER_CREATED], data)  # fmt: skip
+                             else [events.ORDER_CREATED], data, also=stock.order_events(taken, order_id))  # fmt: skip
     await session.flush()  # every write reaches the database now: a refusal shows before the request commits
     return b, data
 

@@ -60,12 +60,17 @@ _INSERT = Statement(insert(Event))
 async def emit_all(session: AsyncSession, types: Sequence[str], data: dict[str, Any]) -> None:
     """Several events about one thing at once (an order created and paid), with the same ``data``, in one
     statement: as ``emit`` each, in the session's transaction (a rollback takes them too)."""
-    unknown = [t for t in types if t not in REGISTRY]
+    await emit_many(session, [(t, data) for t in types])
+
+
+async def emit_many(session: AsyncSession, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Several events, each ``(type, data)``, in one statement: as ``emit`` each, in the session's transaction."""
+    unknown = [t for t, _ in events if t not in REGISTRY]
     if unknown:
         raise ValueError(f"unknown event type {unknown[0]!r}; register it first")
     now = utcnow()
     await _INSERT.insert_many(session, [{"event_id": f"msg_{uuid.uuid4().hex}", "type": t, "occurred_at": now,
-                                         "data": data, "dispatched_at": None} for t in types])  # fmt: skip
+                                         "data": data, "dispatched_at": None} for t, data in events])  # fmt: skip
 
 
 def payload(event: Event, timezone: str) -> dict[str, Any]:
