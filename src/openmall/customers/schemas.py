@@ -13,8 +13,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from openmall.kernel.identifiers import Normalised
 from openmall.kernel.money import MAX_AMOUNT, Money, _no_float
+from openmall.kernel.schemas import NoControls, Strict
 from openmall.kernel.schemas import Partial as _Partial
-from openmall.kernel.schemas import Strict
 from openmall.kernel.timeutil import MallDateTime
 
 MemberIdStr = Annotated[
@@ -25,7 +25,7 @@ MemberIdStr = Annotated[
           examples=["jane"]),
 ]  # fmt: skip
 Password = Annotated[str, Field(min_length=8, max_length=128, description="8 to 128 characters.")]
-PersonName = Annotated[str, Field(min_length=1, max_length=100)]
+PersonName = Annotated[str, Field(min_length=1, max_length=100), NoControls]
 Email = Annotated[str, Normalised, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
                                          examples=["jane@example.com"])]  # fmt: skip
 Mobile = Annotated[str, Field(min_length=7, max_length=20, pattern=r"^\+?[0-9][0-9 -]{5,18}[0-9]$",
@@ -157,7 +157,7 @@ class Withdrawn(BaseModel):
 # ---- addresses --------------------------------------------------------------------------------------
 
 Label = Annotated[str, Field(max_length=50)]
-Receiver = Annotated[str, Field(min_length=1, max_length=100)]
+Receiver = Annotated[str, Field(min_length=1, max_length=100), NoControls]
 Phone = Annotated[str, Field(min_length=7, max_length=20, pattern=r"^\+?[0-9][0-9 -]{5,18}[0-9]$")]
 Zip = Annotated[str, Field(min_length=3, max_length=10, pattern=r"^[0-9A-Za-z -]+$")]
 Line1 = Annotated[str, Field(min_length=1, max_length=300)]
@@ -271,7 +271,7 @@ class Count(BaseModel):
 
 
 class GroupIn(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=50)]
+    name: Annotated[str, Field(min_length=1, max_length=50), NoControls]
     discount_rate: Rate = Decimal("0")
     mileage_rate: Rate = Decimal("0")
     is_default: Annotated[bool, Field(strict=True)] = Field(
@@ -280,7 +280,7 @@ class GroupIn(Strict):
 
 
 class GroupUpdate(_Partial):
-    name: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=50), NoControls] | None = None
     discount_rate: Rate | None = None
     mileage_rate: Rate | None = None
     is_default: Annotated[bool, Field(strict=True)] | None = None

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 
 from openmall.kernel.identifiers import normalise_identifier
-from openmall.kernel.schemas import Strict
+from openmall.kernel.schemas import NoControls, Strict
 from openmall.oauth import scopes as scope_registry
 
 LOGIN_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
@@ -41,7 +41,7 @@ def check_redirect_uri(uri: str) -> str:
 
 class OperatorIn(Strict):
     login_id: str
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=100), NoControls]
     password: Password
 
     @field_validator("login_id")
@@ -55,7 +55,7 @@ class OperatorIn(Strict):
 
 class DeveloperIn(Strict):
     email: Annotated[str, Field(max_length=254)]
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=100), NoControls]
     password: Password
 
     @field_validator("email")
@@ -68,7 +68,7 @@ class DeveloperIn(Strict):
 
 
 class AppIn(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=100), NoControls]
     description: Annotated[str, Field(max_length=2000)] = ""
     app_url: Annotated[str, Field(max_length=2000)]
     redirect_uris: Annotated[list[str], Field(min_length=1, max_length=10)]
