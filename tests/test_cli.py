@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -29,6 +30,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def raw_request(port: int, data: bytes) -> bytes:
+    """Send bytes as they are (httpx would refuse to) and read the answer until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    return answer
 
 
 def test_mall_create_and_list(tmp_path):
@@ -105,6 +116,14 @@ def test_serve_first_run_migrates_loads_demo_and_answers(tmp_path):
         assert other.status_code == 404 and "nope" in other.json()["error"]["message"]
         docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json")
         assert "/api/v2/shop/products/{product_no}" in docs.json()["paths"]
+        # what the HTTP parser refuses still answers in the error format: a 100 KB URL, a garbled request
+        huge = raw_request(port, b"GET /api/v2/shop/products?q=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert huge.startswith(b"HTTP/1.1 414 "), huge[:200]
+        assert json.loads(huge.split(b"\r\n\r\n", 1)[1])["error"]["more_info"] == {"maximum": 8192}
+        garbled = raw_request(port, b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert garbled.startswith(b"HTTP/1.1 400 "), garbled[:200]
+        assert "not valid HTTP" in json.loads(garbled.split(b"\r\n\r\n", 1)[1])["error"]["message"]
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v2/shop/products", headers=STOREFRONT_ID).status_code == 200
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=20)

@@ -18,6 +18,7 @@ from openmall.config import Settings, get_settings
 from openmall.demo_data import DEMO_DEVELOPER, DEMO_OPERATOR, DEMO_STOREFRONT
 from openmall.kernel.db import create_engine, session_factory, session_scope
 from openmall.kernel.errors import ApiError
+from openmall.kernel.httpserver import ErrorFormatHttpToolsProtocol
 from openmall.kernel.migrate import upgrade
 from openmall.kernel.secrets import server_key
 
@@ -450,6 +451,7 @@ def serve(
             port=port,
             workers=workers,
             log_level="info",
+            http=ErrorFormatHttpToolsProtocol,  # what the parser refuses (a 100 KB URL) keeps the error format
             proxy_headers=True,
             forwarded_allow_ips=forwarded_allow_ips,  # the Shop API's per-IP buckets see the shopper's address
         )
