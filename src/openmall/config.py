@@ -51,6 +51,19 @@ class Settings(BaseSettings):
     rate_limit_fail_closed: bool = Field(
         default=False, description="When Redis is unreachable, refuse calls (503) instead of letting them through."
     )
+    # leaky buckets (kernel/ratelimit.py, same backend as the call buckets) on guesses at secrets
+    login_limit_per_ip: int = Field(default=30, ge=1, description="Console logins/sign-ups one IP may try at once.")
+    login_limit_per_account: int = Field(default=10, ge=1, description="Console logins one account may get at once.")
+    login_limit_drain_seconds: float = Field(
+        default=6.0, gt=0, description="Both login buckets give back one attempt per this many seconds."
+    )
+    token_limit_per_ip: int = Field(default=300, ge=1, description="Token endpoint calls one IP may make at once.")
+    token_limit_per_client: int = Field(
+        default=20, ge=1, description="Token endpoint calls one client_id may make at once in one mall."
+    )
+    token_limit_drain_seconds: float = Field(
+        default=0.5, gt=0, description="Both token endpoint buckets give back one call per this many seconds."
+    )
     worker_in_process: Literal["auto", "on", "off"] = Field(
         default="auto", description="Run a webhook worker inside `serve`: auto = on the embedded SQLite default."
     )

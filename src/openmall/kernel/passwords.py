@@ -2,6 +2,10 @@
 
 Operators, developers and members all go through here. ``check`` of an unknown account still spends a
 full verification (against ``DUMMY``), so that "no such account" and "wrong password" take as long.
+
+A login checks with ``check_outside_transaction``: the request's transaction ends (its connection goes back
+to the pool) before argon2 runs, so that a flood of logins, which queue for the few hashing slots, never
+holds the database connections every other request needs; the writes after the check open a new one.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 HASHER = PasswordHasher()
 # argon2 runs off the event loop, at most this many at once per process, so that a burst of logins
@@ -40,6 +45,18 @@ async def check(password_hash: str | None, password: str) -> bool:
     """Whether ``password`` matches; a missing hash (no such account) costs a full check and is False."""
     ok = await asyncio.to_thread(_verify_blocking, password_hash or DUMMY, password)
     return ok and password_hash is not None
+
+
+async def check_outside_transaction(session: AsyncSession, password_hash: str | None, password: str) -> bool:
+    """``check``, once the session's work so far is committed: its transaction ends and its connection returns
+    to the pool while the password waits for a hashing slot and is hashed (what comes before is the account's
+    lookup and its counted attempt, which must be kept anyway). The session opens a new transaction for
+    whatever it does next. Refused when an ``on_rollback`` undo is pending: that work must not commit early."""
+    if session.info.get("on_rollback"):
+        raise RuntimeError("a password check would commit work that has an on_rollback undo pending")
+    if session.in_transaction():
+        await session.commit()
+    return await check(password_hash, password)
 
 
 def needs_rehash(password_hash: str) -> bool:

@@ -16,6 +16,7 @@ few seconds, counts it in ``openmall_ratelimit_backend_failures_total``) unless
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -277,3 +278,24 @@ async def take(buckets: Buckets | None, scope: dict, name: str, key: str, policy
             more_info={"capacity": policy.capacity, "drain_per_second": policy.drain, "retry_after": wait},
         )
     return decision
+
+
+def account_key(value: str) -> str:
+    """A bucket key part for an account name (an email, an operator ID, a client id): short, fixed length, and
+    no personal data in the shared store; case and surrounding spaces do not make another bucket."""
+    return hashlib.sha256(value.strip().casefold().encode()).hexdigest()[:32]
+
+
+async def limit_attempts(buckets: Buckets | None, what: str, checks: list[tuple[str, Policy]]) -> None:
+    """Attempts at a secret (a console login or sign-up, a client secret at the token endpoint): one from each
+    bucket (e.g. ``login-ip:{ip}`` and ``login-account:{account}``), refused with a 429 and ``Retry-After``
+    when any is full. Unlike ``take`` it sets no ``X-Api-Call-Limit`` headers: these are not API call buckets."""
+    if buckets is None:
+        return
+    waits = [d.retry_after for d in [await buckets.hit(key, policy) for key, policy in checks] if not d.allowed]
+    if waits:
+        wait = max(1, math.ceil(max(waits)))
+        raise TooManyCalls(
+            f"Too many {what} from here or for this account; try again in {wait} second{'s' if wait != 1 else ''}",
+            headers={"Retry-After": str(wait)}, more_info={"retry_after": wait},
+        )  # fmt: skip

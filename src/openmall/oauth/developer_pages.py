@@ -14,12 +14,13 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.kernel.errors import ApiError
+from openmall.kernel.ratelimit import TooManyCalls
 from openmall.kernel.secrets import seal, unseal
 from openmall.kernel.tenancy import DbSession
 from openmall.oauth import scopes as scope_registry
 from openmall.oauth import service
 from openmall.oauth.models import App, Developer
-from openmall.web.pages import posted_form, render, see_other, start_session
+from openmall.web.pages import limit_logins, posted_form, render, see_other, start_session
 from openmall.webhooks import developer_pages as webhook_pages
 
 router = APIRouter(prefix="/developers", include_in_schema=False)
@@ -55,9 +56,12 @@ async def signup(request: Request, session: DbSession) -> Response:
     form = await posted_form(request)
     email, name = str(form.get("login", "")), str(form.get("name", ""))
     try:
+        await limit_logins(request, "developers", email)
         developer = await service.create_developer(session, email, name, str(form.get("password", "")))
     except ApiError as exc:
-        return _account_page(request, True, exc.status_code, error=exc.message, login=email, name=name)
+        page = _account_page(request, True, exc.status_code, error=exc.message, login=email, name=name)
+        page.headers.update(exc.headers or {})
+        return page
     start_session(request, developer=developer.developer_no)
     return see_other("/developers/apps")
 
@@ -72,8 +76,9 @@ async def login(request: Request, session: DbSession) -> Response:
     form = await posted_form(request)
     email = str(form.get("login", ""))
     try:
+        await limit_logins(request, "developers", email)
         developer = await service.authenticate_developer(session, email, str(form.get("password", "")))
-    except service.TooManyAttempts as exc:
+    except (service.TooManyAttempts, TooManyCalls) as exc:
         page = _account_page(request, False, 429, error=exc.message, login=email)
         page.headers.update(exc.headers or {})
         return page

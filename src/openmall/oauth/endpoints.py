@@ -23,13 +23,14 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from openmall.kernel.ratelimit import Policy, account_key, limit_attempts
 from openmall.kernel.tenancy import CurrentMall, DbSession
 from openmall.malls.service import MallInfo
 from openmall.oauth import scopes as scope_registry
 from openmall.oauth import service
 from openmall.oauth.models import App, Operator
 from openmall.oauth.server import HttpInput, OAuthServer
-from openmall.web.pages import check_csrf, render
+from openmall.web.pages import check_csrf, client_ip, render
 
 router = APIRouter(prefix="/api/v2/oauth", tags=["OAuth 2.0"])
 T = TypeVar("T")
@@ -95,6 +96,29 @@ def _unreadable_basic_auth(request: Request) -> Response | None:
         return None
     body = {"error": "invalid_client", "error_description": "Basic credentials must be base64 of 'id:secret'"}
     return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Basic realm="openmall"'})
+
+
+def _claimed_client_id(request: Request, data: HttpInput) -> str:
+    """The client_id a token request names (Basic credentials, else the form), before any check."""
+    header = request.headers.get("authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            return base64.b64decode(header[6:].strip()).decode("utf-8").split(":", 1)[0]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+    return data.form.get("client_id", "")
+
+
+async def _limit_token_calls(request: Request, mall: MallInfo, data: HttpInput) -> None:
+    """Per IP and per (mall, client_id) buckets (``OPENMALL_TOKEN_LIMIT_*``): wrong secrets cannot be tried
+    without end; over either, a 429 with Retry-After in openmall's error format."""
+    settings = request.app.state.settings
+    drain = 1 / settings.token_limit_drain_seconds
+    client = account_key(_claimed_client_id(request, data))
+    await limit_attempts(request.app.state.buckets, "token requests", [
+        (f"token-ip:{client_ip(request)}", Policy(settings.token_limit_per_ip, drain)),
+        (f"token-client:{mall.mall_id}:{client}", Policy(settings.token_limit_per_client, drain)),
+    ])  # fmt: skip
 
 
 def _oauth_response(result: tuple[int, Any, list[tuple[str, str]]]) -> Response:
@@ -228,6 +252,7 @@ async def token(request: Request, mall: CurrentMall, session: DbSession) -> Resp
     if refused := _unreadable_basic_auth(request):
         return refused
     data = await read_input(request)
+    await _limit_token_calls(request, mall, data)
     return _oauth_response(await run_server(request, session, mall, lambda server: server.create_token_response(data)))
 
 

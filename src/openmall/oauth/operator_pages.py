@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from openmall.kernel.ratelimit import TooManyCalls
 from openmall.kernel.tenancy import CurrentMall, DbSession
 from openmall.kernel.timeutil import iso
 from openmall.oauth import scopes as scope_registry
 from openmall.oauth import service
 from openmall.oauth.endpoints import logged_in_operator
-from openmall.web.pages import posted_form, render, safe_next, see_other, start_session
+from openmall.web.pages import limit_logins, posted_form, render, safe_next, see_other, start_session
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -34,8 +35,9 @@ async def login(request: Request, mall: CurrentMall, session: DbSession) -> Resp
     login_id, password = str(form.get("login", "")), str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")), "/admin/apps")
     try:
+        await limit_logins(request, mall.mall_id, login_id)
         operator = await service.authenticate_operator(session, login_id, password)
-    except service.TooManyAttempts as exc:
+    except (service.TooManyAttempts, TooManyCalls) as exc:
         page = _login_page(request, mall, 429, error=exc.message, login=login_id, next=target)
         page.headers.update(exc.headers or {})
         return page

@@ -66,7 +66,7 @@ async def _check_password(session: AsyncSession, account: Operator | Developer |
     is locked, and locking it from the fifth on), then checks the password: parallel guesses cannot
     get more checks than sequential ones."""
     if account is None:
-        await passwords.check(None, password)  # as slow as a real check
+        await passwords.check_outside_transaction(session, None, password)  # as slow as a real check
         return False
     model = type(account)
     key = sa_inspect(model).primary_key[0]
@@ -89,7 +89,7 @@ async def _check_password(session: AsyncSession, account: Operator | Developer |
     if attempt is None:
         until = await session.scalar(select(model.locked_until).where(this))
         raise _locked(until or now, now)
-    if await passwords.check(account.password_hash, password):
+    if await passwords.check_outside_transaction(session, account.password_hash, password):
         values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
         if passwords.needs_rehash(account.password_hash):
             values["password_hash"] = await hash_password(password)
@@ -131,9 +131,10 @@ async def get_developer(session: AsyncSession, developer_no: int | None) -> Deve
 
 async def create_developer(session: AsyncSession, email: str, name: str, password: str) -> Developer:
     data = _validated(DeveloperIn, email=email, name=name, password=password)
+    password_hash = await hash_password(data.password)  # before any query: no connection held while hashing
     if await session.scalar(select(Developer.developer_no).where(Developer.email == data.email)):
         raise Conflict("A developer account with this email already exists", more_info={"field": "email"})
-    developer = Developer(email=data.email, name=data.name, password_hash=await hash_password(data.password))
+    developer = Developer(email=data.email, name=data.name, password_hash=password_hash)
     session.add(developer)
     await session.flush()
     return developer

@@ -20,6 +20,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openmall.kernel.errors import ApiError, Forbidden, api_error
+from openmall.kernel.ratelimit import Policy, account_key, limit_attempts
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 SESSION_COOKIE = "openmall_session"
@@ -71,6 +72,21 @@ def start_session(request: Request, **values: Any) -> None:
     request.session.clear()
     request.session.update(values)
     request.session["csrf"] = secrets.token_urlsafe(32)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def limit_logins(request: Request, realm: str, account: str) -> None:
+    """A console login or sign-up attempt for ``account`` in ``realm`` (``developers``, or the operator's mall):
+    per IP and per account buckets (``OPENMALL_LOGIN_LIMIT_*``); TooManyCalls (429, Retry-After) over either."""
+    settings = request.app.state.settings
+    drain = 1 / settings.login_limit_drain_seconds
+    await limit_attempts(request.app.state.buckets, "login attempts", [
+        (f"login-ip:{client_ip(request)}", Policy(settings.login_limit_per_ip, drain)),
+        (f"login-account:{realm}:{account_key(account)}", Policy(settings.login_limit_per_account, drain)),
+    ])  # fmt: skip
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
