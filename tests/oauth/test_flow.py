@@ -20,11 +20,13 @@ import httpx
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from sqlalchemy import text
+from sqlalchemy.util import await_only
 
 from openmall.kernel import clock
 from openmall.kernel.db import session_scope
 from openmall.oauth import service
 from openmall.oauth.scopes import describe
+from openmall.oauth.server import RefreshGrant
 from openmall.sdk import verify_launch
 from tests.conftest import assert_error, host
 from tests.oauth.conftest import (
@@ -343,12 +345,33 @@ async def test_a_rotated_out_refresh_token_revokes_the_whole_grant(oauth, client
     assert_oauth_error(await oauth.refresh(client, new["refresh_token"]), 400, "invalid_grant")
 
 
-async def test_of_two_concurrent_refreshes_exactly_one_wins(oauth, client):
-    for _ in range(3):  # the two requests interleave differently from run to run; try a few grants
-        tokens = await oauth.tokens(client)
-        results = await asyncio.gather(*(oauth.refresh(client, tokens["refresh_token"]) for _ in range(2)))
-        assert sorted(r.status_code for r in results) == [200, 400], [r.text for r in results]
-        assert_oauth_error(next(r for r in results if r.status_code != 200), 400, "invalid_grant")
+async def test_of_two_concurrent_refreshes_exactly_one_wins(oauth, client, monkeypatch: pytest.MonkeyPatch):
+    """Both requests find the refresh token unspent (they wait for each other right after that check); one
+    spends it and gets a new pair, the other finds it spent: a replay, which revokes the whole grant
+    (``RefreshGrant.validate_token_request``, RFC 9700 §4.14.2): the winner's new pair is dead too."""
+    checked = RefreshGrant.authenticate_refresh_token
+    arrived: list[object] = []
+    both = asyncio.Event()
+
+    def then_wait_for_the_other(grant, refresh_token):  # runs inside ``run_sync``: it may await the loop
+        found = checked(grant, refresh_token)
+        arrived.append(found)
+        if len(arrived) == 2:
+            both.set()
+        await_only(asyncio.wait_for(both.wait(), 10))
+        return found
+
+    monkeypatch.setattr(RefreshGrant, "authenticate_refresh_token", then_wait_for_the_other)
+    tokens = await oauth.tokens(client)
+    results = await asyncio.gather(*(oauth.refresh(client, tokens["refresh_token"]) for _ in range(2)))
+    assert len(arrived) == 2 and all(arrived), "both requests must pass the check before either spends the token"
+    assert sorted(r.status_code for r in results) == [200, 400], [r.text for r in results]
+    assert_oauth_error(next(r for r in results if r.status_code != 200), 400, "invalid_grant")
+    won = next(r for r in results if r.status_code == 200).json()
+    monkeypatch.setattr(RefreshGrant, "authenticate_refresh_token", checked)  # as it is, for the calls that follow
+    assert_invalid_token(await oauth.admin(client, won["access_token"]))
+    assert_oauth_error(await oauth.refresh(client, won["refresh_token"]), 400, "invalid_grant")
+    assert_invalid_token(await oauth.admin(client, tokens["access_token"]))
 
 
 async def test_of_two_concurrent_exchanges_of_a_code_exactly_one_wins(oauth, client):

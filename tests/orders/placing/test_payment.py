@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
+from openmall.catalog import stock
+from openmall.catalog.models import Variant
 from openmall.orders import gateways
 from tests.conftest import assert_error
 from tests.orders.conftest import OrderShop
@@ -107,9 +109,41 @@ async def test_sold_out_between_sheet_and_payment_takes_nothing(app, shop: Order
     key = ok(await reserve(client, s), 201)["payment"]["payment_key"]
     await shop.set_stock(shop.jeans_black_28, 0)
     before = await counts(app)
-    assert_error(await client.post(f"{PAY}/confirm", json={"payment_key": key, "card_number": "4242424242424242"}),
-                 409)  # fmt: skip
+    err = assert_error(await client.post(f"{PAY}/confirm", json={"payment_key": key,
+                                                                  "card_number": "4242424242424242"}),
+                       409, "cannot be ordered now", "Straight Jeans", "sold out")  # fmt: skip
+    assert err["more_info"] == {"order_sheet_no": s["order_sheet_no"],
+                                "reasons": ["Straight Jeans (Color: black / Waist: 28): sold out"]}  # fmt: skip
     assert await counts(app) == before
+    assert await shop.stock(shop.jeans_black_28) == 0 and await shop.stock(shop.white_s) == 5  # nothing taken
+
+
+async def test_the_last_unit_sold_between_the_check_and_the_take_is_refused_as_sold_out(
+    app, shop: OrderShop, member_client, monkeypatch
+) -> None:  # fmt: skip
+    """The confirmation's check sees stock; another order takes the last unit before this one's take. The stock
+    guard (``catalog.stock``: one conditional UPDATE) refuses with its own sold-out answer naming the variant — not
+    the database CHECK's generic conflict — and gives back what it took of the other lines."""
+    client = await member_client(mileage="3000")
+    s = await sheet(client, [(shop.white_s, 2), (shop.jeans_black_28, 1)], mileage="500")
+    key = ok(await reserve(client, s), 201)["payment"]["payment_key"]
+    take_all = stock.take_all
+
+    async def after_another_order(session, wanted):  # the other order's take, committed just before this one's
+        await session.execute(update(Variant).where(Variant.variant_no == shop.jeans_black_28).values(quantity=0))
+        await take_all(session, wanted)
+
+    monkeypatch.setattr(stock, "take_all", after_another_order)
+    before = await counts(app)
+    err = assert_error(await client.post(f"{PAY}/confirm", json={"payment_key": key,
+                                                                  "card_number": "4242424242424242"}),
+                       409, "Sold out", f"variant {shop.jeans_black_28}", "nothing was ordered")  # fmt: skip
+    assert err["more_info"] == {"variant_no": shop.jeans_black_28, "quantity": 0, "asked": 1}
+    assert await counts(app) == before
+    assert await shop.stock(shop.white_s) == 5 and await shop.stock(shop.jeans_black_28) == 1  # all rolled back
+    monkeypatch.setattr(stock, "take_all", take_all)
+    assert ok(await client.post(f"{PAY}/confirm", json={"payment_key": key, "card_number": "4242424242424242"}),
+              201)["order"]["status"] == "PAY_DONE"  # fmt: skip
 
 
 async def test_a_bank_transfer_waits_for_its_deposit(app, shop: OrderShop, member_client, admin):
