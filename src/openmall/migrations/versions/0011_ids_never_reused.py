@@ -39,6 +39,9 @@ NAMED_ELSEWHERE = (
                  "WHERE type LIKE 'product.%'"),
     ("variants", "SELECT max(variant_no) FROM order_options"),
     ("orders", "SELECT max(order_no) FROM claims"),
+    # an order sheet's lines name the cart lines its payment removes
+    ("cart_items", "SELECT max(CAST(json_extract(line.value, '$.cart_item_no') AS INTEGER)) "
+                   "FROM order_sheets, json_each(order_sheets.items) AS line"),
 )  # fmt: skip
 
 
