@@ -43,7 +43,8 @@ async def small_pool_app(database_url: str, monkeypatch: pytest.MonkeyPatch):
     await application.state.engine.dispose()
 
 
-async def test_a_flood_of_unknown_console_logins_leaves_the_shop_api_answering(small_pool_app):
+@pytest.mark.parametrize("kind", ["console", "member"])
+async def test_a_flood_of_unknown_logins_leaves_the_shop_api_answering(small_pool_app, kind):
     """60 parallel logins for unknown emails, a pool of 3 connections: a Shop call (which needs a connection of
     that pool) answers while most logins still wait for their password check, and within a few seconds on a
     busy machine (before the fix it waited for the whole queue of checks: ~6 s here, or a pool timeout)."""
@@ -54,6 +55,10 @@ async def test_a_flood_of_unknown_console_logins_leaves_the_shop_api_answering(s
         done: list[int] = []
 
         async def login(i: int) -> None:
+            if kind == "member":
+                body = {"member_id": f"nobody{i}", "password": "guess-guess-guess"}
+                done.append((await client.post("/api/v2/shop/oauth/token", json=body)).status_code)
+                return
             form = {"csrf_token": csrf, "login": f"nobody{i}@flood.example", "password": "guess-guess-guess"}
             done.append((await client.post("/developers/login", data=form)).status_code)
 

@@ -139,7 +139,7 @@ async def _take_attempt(session: AsyncSession, member_no: int) -> int:
 async def _password_ok(session: AsyncSession, member: Member, password: str) -> tuple[bool, int]:
     """Checks the password against the lockout; (ok, attempt number). A success resets the count."""
     attempt = await _take_attempt(session, member.member_no)
-    ok = await passwords.check(member.password_hash, password)
+    ok = await passwords.check_outside_transaction(session, member.password_hash, password)  # pool not held
     ok = ok and member.password_hash is not None
     if ok:
         values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
@@ -183,7 +183,7 @@ async def login_with_password(session: AsyncSession, member_id: str, password: s
     The router commits after either error, so that the count of failures is kept."""
     member = await _member_to_log_in(session, member_id)
     if member is None or member.password_hash is None:
-        await passwords.check(None, password)  # as slow as a real check
+        await passwords.check_outside_transaction(session, None, password)  # as slow as a real check
         raise _login_failed()
     ok, attempt = await _password_ok(session, member, password)
     if not ok:
