@@ -8,9 +8,9 @@ may not read personal data. The Admin API's guard says so per request (``allow``
 where members read their own data) nothing is masked. Domains register their schemas' personal fields next to
 their Admin routers (``register``).
 
-Webhooks are not masked yet: order events (``data`` is the order, with ``orderer`` and ``shipping_address``) go
-in full to every app subscribed with ``mall.read_order``. Masking them by the subscription's app's install scopes
-(``mask(spec, data)`` per subscription, in ``webhooks.service.load_works``) is the next step.
+Webhooks follow the same rule: an event type registered with a spec (``kernel.events.register(...,
+personal=spec)``: the order events) reaches a subscriber whose install lacks ``mall.read_personal`` masked
+(``webhooks.service.load_works`` makes that body once per event).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def mask(spec: Spec, data: Any) -> Any:
 
 
 def mask_name(name: str) -> str:
-    """홍길동 → 홍*동, 홍길 → 홍*, Kim Minji → K** M***i: the first and the last letter stay."""
+    """홍길동 → 홍*동, 홍길 → 홍*, Kim Minji → K** ****i: the first and the last letter stay."""
     letters = [i for i, c in enumerate(name) if not c.isspace()]
     if len(letters) <= 1:
         return "*" * len(name)

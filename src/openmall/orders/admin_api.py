@@ -17,7 +17,7 @@ from openmall.kernel.params import MAX_INT
 from openmall.kernel.representation import FieldsQuery, View
 from openmall.kernel.tenancy import CurrentMall, DbSession, ReadSession
 from openmall.oauth.guard import AdminRouter
-from openmall.orders import bank_accounts, claims, service
+from openmall.orders import bank_accounts, claims, events, service
 from openmall.orders.schemas import (
     BankAccountOne,
     BankAccountOut,
@@ -39,12 +39,7 @@ router = AdminRouter(prefix="/api/v2/admin", tags=["Admin API: orders"])
 READ_ORDER, WRITE_ORDER = "mall.read_order", "mall.write_order"
 
 # the buyer's and the receiver's details need mall.read_personal; without it they come masked (kernel.personal)
-personal.register(OrderOut, {
-    "orderer": {"name": personal.mask_name, "email": personal.mask_email, "mobile": personal.mask_phone},
-    "shipping_address": {"receiver_name": personal.mask_name, "receiver_phone": personal.mask_phone,
-                         "address2": personal.mask_detail},
-    "deposit": {"depositor": personal.mask_name},
-})  # fmt: skip
+personal.register(OrderOut, events.PERSONAL)
 
 OrderId = Annotated[str, Path(min_length=1, max_length=20, description="The order id, e.g. 20261124-0000001.")]
 ClaimNo = Annotated[int, Path(ge=1, le=MAX_INT, description="The claim's number.")]

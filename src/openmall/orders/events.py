@@ -12,9 +12,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openmall.kernel import personal
 from openmall.kernel.events import emit, emit_many, register
 
 SCOPE = "mall.read_order"
+
+# the buyer's and the receiver's details need mall.read_personal, in Admin answers and in webhooks alike
+PERSONAL: personal.Spec = {
+    "orderer": {"name": personal.mask_name, "email": personal.mask_email, "mobile": personal.mask_phone},
+    "shipping_address": {"receiver_name": personal.mask_name, "receiver_phone": personal.mask_phone,
+                         "address2": personal.mask_detail},
+    "deposit": {"depositor": personal.mask_name},
+}  # fmt: skip
 
 _OPTION = {"order_option_no": 41, "product_no": 12, "variant_no": 31, "product_name": "White Cotton Tee",
            "option_text": "Color: white / Size: M", "quantity": 2, "claimed_quantity": 0, "status": "PAY_DONE",
@@ -41,17 +50,19 @@ _CLAIM = {"claim_no": 5, "order_id": "20261124-0000001", "kind": "CANCEL", "stat
           "created_at": "2026-11-24T16:00:00+09:00", "completed_at": "2026-11-24T16:00:00+09:00"}  # fmt: skip
 
 ORDER_CREATED = register("order.created", SCOPE, "An order was placed (paid by card, or waiting for a deposit)",
-                         EXAMPLE)  # fmt: skip
+                         EXAMPLE, PERSONAL)  # fmt: skip
 ORDER_PAID = register("order.paid", SCOPE, "An order was paid: card approved, or the deposit confirmed",
-                      EXAMPLE)  # fmt: skip
-ORDER_STATUS_CHANGED = register("order.status_changed", SCOPE, "An order's status changed; data has previous_status",
-                                {**EXAMPLE, "status": "PRODUCT_PREPARE", "previous_status": "PAY_DONE"})  # fmt: skip
+                      EXAMPLE, PERSONAL)  # fmt: skip
+ORDER_STATUS_CHANGED = register(
+    "order.status_changed", SCOPE, "An order's status changed; data has previous_status",
+    {**EXAMPLE, "status": "PRODUCT_PREPARE", "previous_status": "PAY_DONE"}, PERSONAL,
+)  # fmt: skip
 ORDER_CLAIM_REQUESTED = register(
     "order.claim_requested", SCOPE, "A cancel, return or exchange was requested; data has the claim",
-    {**EXAMPLE, "claim": {**_CLAIM, "status": "REQUESTED", "completed_at": None}},
+    {**EXAMPLE, "claim": {**_CLAIM, "status": "REQUESTED", "completed_at": None}}, PERSONAL,
 )  # fmt: skip
 ORDER_CLAIM_COMPLETED = register("order.claim_completed", SCOPE, "A claim was completed (refunded, restocked) or "
-                                 "rejected; data has the claim", {**EXAMPLE, "claim": _CLAIM})  # fmt: skip
+                                 "rejected; data has the claim", {**EXAMPLE, "claim": _CLAIM}, PERSONAL)  # fmt: skip
 
 
 async def emit_order(session: AsyncSession, type: str, data: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
 from openmall.config import Settings
+from openmall.kernel import personal
 from openmall.kernel.db import ALL_MALLS, session_factory, session_scope, utcnow
 from openmall.kernel.events import payload
 from openmall.malls import service as malls
@@ -128,7 +129,7 @@ class Worker:
             numbers = await service.claim(session, limit)
             if not numbers:
                 return []
-            return await service.load_works(session, self.key, numbers, lambda e: self._body(session, e))
+            return await service.load_works(session, self.key, numbers, lambda e, spec: self._body(session, e, spec))
 
     async def _attempt_one(self, work: service.Work) -> tuple[service.Work, service.Outcome]:
         return work, await self.attempt(work)
@@ -160,13 +161,18 @@ class Worker:
             await self.deliver(numbers)
         return dispatched + len(numbers)
 
-    async def _body(self, session: Any, event: Any) -> str:
+    async def _body(self, session: Any, event: Any, spec: Any = None) -> str:
+        """The event as sent; with ``spec``, its personal data masked (the subscriber lacks mall.read_personal)."""
         mall = await malls.find_mall(session, event.mall_id, self.mall_cache)
-        return json.dumps(payload(event, mall.timezone if mall else "UTC"), separators=(",", ":"), ensure_ascii=False)
+        body = payload(event, mall.timezone if mall else "UTC")
+        if spec is not None:
+            body["data"] = personal.mask(spec, body["data"])
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
     async def deliver(self, delivery_nos: list[int]) -> list[str]:
         async with session_scope(self.sessions, ALL_MALLS) as session:
-            works = await service.load_works(session, self.key, delivery_nos, lambda e: self._body(session, e))
+            works = await service.load_works(session, self.key, delivery_nos,
+                                             lambda e, spec: self._body(session, e, spec))
         outcomes = await asyncio.gather(*(self.attempt(w) for w in works))
         async with session_scope(self.sessions, ALL_MALLS) as session:
             return await service.record(session, list(zip(works, outcomes, strict=True)))

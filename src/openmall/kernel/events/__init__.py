@@ -32,15 +32,18 @@ class EventType:
     scope: str  # what an app must hold to subscribe
     description: str
     example: dict[str, Any]
+    personal: Any = None  # which fields of ``data`` are personal data (a ``kernel.personal`` spec), if any
 
 
 REGISTRY: dict[str, EventType] = {}
 
 
-def register(name: str, scope: str, description: str, example: dict[str, Any]) -> str:
+def register(name: str, scope: str, description: str, example: dict[str, Any], personal: Any = None) -> str:
+    """``personal``: the fields of ``data`` that are personal data (a ``kernel.personal`` spec); a subscriber whose
+    install lacks ``mall.read_personal`` gets them masked."""
     if name in REGISTRY and REGISTRY[name].scope != scope:
         raise ValueError(f"event type {name} is registered twice with different scopes")
-    REGISTRY[name] = EventType(name, scope, description, example)
+    REGISTRY[name] = EventType(name, scope, description, example, personal)
     return name
 
 
