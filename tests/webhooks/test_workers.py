@@ -331,28 +331,36 @@ async def test_a_delivery_held_by_a_killed_worker_is_sent_again_after_its_lease(
 async def test_a_name_rebound_to_loopback_after_the_check_gets_nothing(
     sqlite_sessions, inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # fmt: skip
+    """DNS rebinding: ``rebind.test`` is public while the subscription is saved, and loopback from then
+    on, where a receiver listens. The worker's resolver must refuse the loopback answer; were it handed to
+    the connection, the receiver would get the signed request. No answer the worker sees is public, so
+    nothing here can leave this machine, with or without the guard."""
     url, engine = sqlite_sessions
     box, loopback = inbox
     port = int(loopback.rsplit(":", 1)[1].split("/")[0])
-    answers = iter(["93.184.216.34", "93.184.216.34"])  # saving the subscription, then the worker's own check
+    saving = True  # the public answer only while the subscription is checked; never to the worker
     lookups: list[str] = []
 
     async def rebinding_getaddrinfo(host, port_, *args, **kwargs):
-        name = host.decode() if isinstance(host, bytes) else host  # anyio (httpx) asks with bytes
-        address = next(answers, "127.0.0.1") if name == "rebind.test" else None
-        if address is None:
+        name = host.decode() if isinstance(host, bytes) else host  # aiohttp's resolver may ask with bytes
+        if name != "rebind.test":
             raise OSError(f"no DNS in tests: {host}")
+        address = "93.184.216.34" if saving else "127.0.0.1"
         lookups.append(address)
         return [(2, 1, 6, "", (address, port_))]
 
     monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", rebinding_getaddrinfo)
     sessions = session_factory(engine)
     box.secret = await _subscribe(sessions, f"http://rebind.test:{port}/hooks", allow_private=False)
+    saving = False
     await _emit(sessions, 1, batches=1)
     worker = Worker(engine, Settings(database_url=url, webhooks_allow_private=False), SECRET_KEY.encode())
     try:
         await worker.step()
     finally:
         await worker.close()
-    assert lookups[:2] == ["93.184.216.34", "93.184.216.34"]  # both checks saw a public address
-    assert box.received == [], f"the signed request reached 127.0.0.1 (lookups: {lookups})"
+    assert lookups[0] == "93.184.216.34", "the subscription was saved after a check of a public answer"
+    assert "127.0.0.1" in lookups[1:], f"the worker never looked the name up again (lookups: {lookups})"
+    assert box.received == [], f"the signed request reached the loopback receiver (lookups: {lookups})"
+    (delivery,) = await _deliveries(sessions)
+    assert delivery.status != "succeeded" and delivery.attempts == 1  # the attempt failed and was recorded
