@@ -1,7 +1,7 @@
 """Chores that every background worker does now and then (``openmall worker``, and the embedded one of
 ``openmall serve``), besides delivering webhooks: each domain's periodic work, listed here in one place —
 overdue bank transfers cancelled, guest carts nobody came back to dropped, card charges a crash left without an
-outcome settled.
+outcome settled, failed logins at unknown member ids forgotten.
 
 A chore takes the worker's session factory and returns how many things it handled; a chore that fails is logged
 and tried again at the next round (every ``housekeeping_every`` seconds of the worker's loop, 10 minutes).
@@ -39,4 +39,11 @@ async def reconcile_payments(sessions: async_sessionmaker[AsyncSession]) -> int:
     return len(await attempts.reconcile(sessions))
 
 
-CHORES: Sequence[Chore] = (expire_deposits, forget_stale_guest_carts, reconcile_payments)
+async def forget_old_login_guesses(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Failed logins at unknown member ids, a day after the last one, are forgotten (``customers.service``)."""
+    from openmall.customers import service
+
+    return await service.forget_old_guesses(sessions)
+
+
+CHORES: Sequence[Chore] = (expire_deposits, forget_stale_guest_carts, reconcile_payments, forget_old_login_guesses)

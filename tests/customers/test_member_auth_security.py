@@ -99,6 +99,26 @@ async def test_a_known_id_and_an_unknown_id_answer_alike(client):
     assert again.json() == unknown.json()  # the same on the next try: no count shows
 
 
+async def test_an_unknown_id_locks_as_a_known_one_does(client):
+    """Ten failures lock a member id; they lock an id nobody has the same way, or the lock would tell."""
+    await sign_up(client, "jane")
+    body = {"password": "wrong password"}
+    answers = {}
+    for member_id in ("jane", "nobody"):
+        for _ in range(9):
+            assert_error(await client.post(f"{SHOP}/oauth/token", json={"member_id": member_id, **body}), 401)
+        answers[member_id] = await client.post(f"{SHOP}/oauth/token", json={"member_id": member_id, **body})
+    known, unknown = answers["jane"], answers["nobody"]
+    assert known.status_code == unknown.status_code == 429
+    assert assert_error(known, 429, "locked")["message"] == assert_error(unknown, 429, "locked")["message"]
+    assert known.headers["Retry-After"] == unknown.headers["Retry-After"]
+    # still locked, typed in another case or width, and the lock ends alike
+    assert_error(await client.post(f"{SHOP}/oauth/token", json={"member_id": "NOBODY", **body}), 429, "locked")
+    with travel(timedelta(minutes=31)):
+        assert_error(await client.post(f"{SHOP}/oauth/token", json={"member_id": "nobody", **body}), 401)
+        await login(client, "jane")
+
+
 # ---- look-alike member ids and emails ----------------------------------------------------------------------
 
 

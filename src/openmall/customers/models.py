@@ -51,6 +51,21 @@ class Member(MallOwned, Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class LoginGuess(MallOwned, Base):
+    """Failed logins at a member id that no member has, counted and locked exactly as a member's own
+    (``Member.failed_logins``/``locked_until``): a lock must not tell which ids exist. Keyed by a digest of the
+    id in its normal form (what was typed is not kept); rows past their lock are dropped by the workers."""
+
+    __tablename__ = "member_login_guesses"
+    __table_args__ = (UniqueConstraint("mall_id", "id_digest"),)
+
+    guess_no: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    id_digest: Mapped[str] = mapped_column(String(64))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
 class MemberIdentity(MallOwned, Base):
     """An OpenID login linked to a member: (provider, subject) → member."""
 

@@ -9,19 +9,21 @@ the member id is locked; the 10th failure in a row locks the id for 30 minutes (
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, func, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openmall.customers import events
-from openmall.customers.models import Address, Member, MemberGroup, MemberIdentity
+from openmall.customers.models import Address, LoginGuess, Member, MemberGroup, MemberIdentity
 from openmall.customers.openid import OpenIdIdentity
 from openmall.customers.schemas import AddressIn, AddressUpdate, GroupIn, GroupUpdate, ProfileUpdate, SignUpIn
 from openmall.kernel import passwords
-from openmall.kernel.db import UTCDateTime, utcnow
+from openmall.kernel.db import ALL_MALLS, UTCDateTime, session_scope, utcnow
 from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, KeepChanges, NotFound, Unauthorized
 from openmall.kernel.events import emit
 from openmall.kernel.fastsql import Statement, in_mall
@@ -115,30 +117,52 @@ def _locked(until: datetime, now: datetime, when: str) -> MemberLocked:
     )  # fmt: skip
 
 
-async def _take_attempt(session: AsyncSession, member_no: int) -> int:
-    """Counts an attempt before the password is checked (one conditional UPDATE); locks from the
-    LOCK_AFTER-th on; refused (MemberLocked) while locked. An expired lock starts the count anew."""
+async def _take_attempt(session: AsyncSession, model: type[Member] | type[LoginGuess], this: Any) -> int:
+    """Counts an attempt before the password is checked (one conditional UPDATE of the row ``this`` picks: the
+    member's, or the guesses at an id no member has); locks from the LOCK_AFTER-th on; refused (MemberLocked)
+    while locked. An expired lock starts the count anew."""
     now = utcnow()
-    expired = and_(Member.locked_until.is_not(None), Member.locked_until <= now)
-    count = case((expired, 1), else_=Member.failed_logins + 1)
+    expired = and_(model.locked_until.is_not(None), model.locked_until <= now)
+    count = case((expired, 1), else_=model.failed_logins + 1)
     slot = await session.execute(
-        update(Member)
-        .where(Member.member_no == member_no, or_(Member.locked_until.is_(None), Member.locked_until <= now))
+        update(model)
+        .where(this, or_(model.locked_until.is_(None), model.locked_until <= now))
         .values(failed_logins=count,
                 locked_until=case((count >= LOCK_AFTER, literal(now + LOCK_FOR, UTCDateTime())), else_=None))
-        .returning(Member.failed_logins)
+        .returning(model.failed_logins)
         .execution_options(synchronize_session=False)
     )  # fmt: skip
     attempt = slot.scalar()
     if attempt is None:
-        until = await session.scalar(select(Member.locked_until).where(Member.member_no == member_no)) or now
+        until = await session.scalar(select(model.locked_until).where(this)) or now
         raise _locked(until, now, await events.mall_time(session, until))
     return attempt
 
 
+async def _guess_at_unknown_id(session: AsyncSession, member_id: str) -> int:
+    """An attempt at an id no member has, counted as a member's would be (``LoginGuess``)."""
+    digest = hashlib.sha256((lookup_key(member_id) or member_id.strip()).encode()).hexdigest()
+    this = LoginGuess.id_digest == digest
+    if await session.scalar(select(LoginGuess.guess_no).where(this)) is None:
+        try:
+            async with session.begin_nested():  # two first guesses at once: one row, both counted
+                session.add(LoginGuess(id_digest=digest, failed_logins=0))
+        except IntegrityError:
+            pass
+    return await _take_attempt(session, LoginGuess, this)
+
+
+async def forget_old_guesses(sessions: Any) -> int:
+    """Guesses at unknown ids whose last one is a day old are dropped (a housekeeping chore)."""
+    async with session_scope(sessions, ALL_MALLS) as session:
+        gone = await session.execute(delete(LoginGuess).where(LoginGuess.updated_at < utcnow() - timedelta(days=1))
+                                     .execution_options(synchronize_session=False))  # fmt: skip
+    return gone.rowcount or 0
+
+
 async def _password_ok(session: AsyncSession, member: Member, password: str) -> tuple[bool, int]:
     """Checks the password against the lockout; (ok, attempt number). A success resets the count."""
-    attempt = await _take_attempt(session, member.member_no)
+    attempt = await _take_attempt(session, Member, Member.member_no == member.member_no)
     ok = await passwords.check_outside_transaction(session, member.password_hash, password)  # pool not held
     ok = ok and member.password_hash is not None
     if ok:
@@ -183,7 +207,9 @@ async def login_with_password(session: AsyncSession, member_id: str, password: s
     The router commits after either error, so that the count of failures is kept."""
     member = await _member_to_log_in(session, member_id)
     if member is None or member.password_hash is None:
+        attempt = await _guess_at_unknown_id(session, member_id)  # locked as a member would be
         await passwords.check_outside_transaction(session, None, password)  # as slow as a real check
+        await _failed(session, attempt)
         raise _login_failed()
     ok, attempt = await _password_ok(session, member, password)
     if not ok:
