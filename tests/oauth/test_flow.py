@@ -26,7 +26,7 @@ from openmall.kernel import clock
 from openmall.kernel.db import session_scope
 from openmall.oauth import service
 from openmall.oauth.scopes import describe
-from openmall.oauth.server import RefreshGrant
+from openmall.oauth.server import CodeGrant, RefreshGrant
 from openmall.sdk import verify_launch
 from tests.conftest import assert_error, host
 from tests.oauth.conftest import (
@@ -374,11 +374,31 @@ async def test_of_two_concurrent_refreshes_exactly_one_wins(oauth, client, monke
     assert_invalid_token(await oauth.admin(client, tokens["access_token"]))
 
 
-async def test_of_two_concurrent_exchanges_of_a_code_exactly_one_wins(oauth, client):
+async def test_of_two_concurrent_exchanges_of_a_code_exactly_one_wins(oauth, client, monkeypatch: pytest.MonkeyPatch):
+    """Both requests find the code unused (they wait for each other right after that check); one spends it and
+    gets a pair, the other finds it spent: a replayed code, which revokes what it issued (RFC 6749 §4.1.2)."""
+    checked = CodeGrant.query_authorization_code
+    arrived: list[object] = []
+    both = asyncio.Event()
+
+    def then_wait_for_the_other(grant, code, app_client):  # runs inside ``run_sync``: it may await the loop
+        found = checked(grant, code, app_client)
+        arrived.append(found)
+        if len(arrived) == 2:
+            both.set()
+        await_only(asyncio.wait_for(both.wait(), 10))
+        return found
+
+    monkeypatch.setattr(CodeGrant, "query_authorization_code", then_wait_for_the_other)
     code = await oauth.code(client)
     results = await asyncio.gather(*(oauth.exchange(client, code) for _ in range(2)))
+    assert len(arrived) == 2 and all(arrived), "both requests must pass the check before either spends the code"
     assert sorted(r.status_code for r in results) == [200, 400], [r.text for r in results]
     assert_oauth_error(next(r for r in results if r.status_code != 200), 400, "invalid_grant")
+    won = next(r for r in results if r.status_code == 200).json()
+    monkeypatch.setattr(CodeGrant, "query_authorization_code", checked)
+    assert_invalid_token(await oauth.admin(client, won["access_token"]))
+    assert_oauth_error(await oauth.refresh(client, won["refresh_token"]), 400, "invalid_grant")
 
 
 async def test_a_refresh_may_narrow_the_scope_but_never_widen_it(oauth, client):
