@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from openmall.kernel.errors import ErrorOut
 from openmall.kernel.ratelimit import Policy, account_key, limit_attempts
 from openmall.kernel.tenancy import CurrentMall, DbSession
 from openmall.malls.service import MallInfo
@@ -39,6 +40,11 @@ OAUTH_ERRORS = {
     400: {"description": 'RFC 6749 §5.2: `{"error": "invalid_grant", "error_description": "…"}`'},
     401: {"description": "The client's credentials are wrong (`invalid_client`)"},
 }
+TOKEN_ERRORS = {
+    **OAUTH_ERRORS,
+    429: {"model": ErrorOut, "description": "Too many token requests from this IP or for this client (openmall's "
+                                            "error format, with `Retry-After`)"},
+}  # fmt: skip
 
 
 async def read_input(request: Request) -> HttpInput:
@@ -240,7 +246,7 @@ async def decide(request: Request, mall: CurrentMall, session: DbSession) -> Res
 # ---- token and revoke ------------------------------------------------------------------------------------
 
 
-@router.post("/token", summary="Token endpoint", responses=OAUTH_ERRORS)
+@router.post("/token", summary="Token endpoint", responses=TOKEN_ERRORS)
 async def token(request: Request, mall: CurrentMall, session: DbSession) -> Response:
     """`grant_type=authorization_code` (`code, redirect_uri`, `code_verifier` with PKCE) or
     `grant_type=refresh_token` (`refresh_token`); the client authenticates with HTTP Basic
