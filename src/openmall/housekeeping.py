@@ -1,7 +1,7 @@
 """Chores that every background worker does now and then (``openmall worker``, and the embedded one of
 ``openmall serve``), besides delivering webhooks: each domain's periodic work, listed here in one place —
 overdue bank transfers cancelled, guest carts nobody came back to dropped, card charges a crash left without an
-outcome settled, failed logins at unknown member ids forgotten.
+outcome settled, failed logins at unknown member ids forgotten, expired console sessions deleted.
 
 A chore takes the worker's session factory and returns how many things it handled; a chore that fails is logged
 and tried again at the next round (every ``housekeeping_every`` seconds of the worker's loop, 10 minutes).
@@ -46,4 +46,12 @@ async def forget_old_login_guesses(sessions: async_sessionmaker[AsyncSession]) -
     return await service.forget_old_guesses(sessions)
 
 
-CHORES: Sequence[Chore] = (expire_deposits, forget_stale_guest_carts, reconcile_payments, forget_old_login_guesses)
+async def forget_expired_console_sessions(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Console sessions past their expiry are deleted (``oauth.sessions``)."""
+    from openmall.oauth import sessions as console
+
+    return await console.forget_expired(sessions)
+
+
+CHORES: Sequence[Chore] = (expire_deposits, forget_stale_guest_carts, reconcile_payments, forget_old_login_guesses,
+                           forget_expired_console_sessions)  # fmt: skip

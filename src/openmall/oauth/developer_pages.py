@@ -20,7 +20,7 @@ from openmall.kernel.tenancy import DbSession
 from openmall.oauth import scopes as scope_registry
 from openmall.oauth import service
 from openmall.oauth.models import App, Developer
-from openmall.web.pages import limit_logins, posted_form, render, see_other, start_session
+from openmall.web.pages import end_session, limit_logins, posted_form, render, see_other, start_session
 from openmall.webhooks import developer_pages as webhook_pages
 
 router = APIRouter(prefix="/developers", include_in_schema=False)
@@ -91,7 +91,7 @@ async def login(request: Request, session: DbSession) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     await posted_form(request)
-    request.session.clear()
+    end_session(request)
     return see_other("/developers/login")
 
 
@@ -139,7 +139,7 @@ def _app_page(request: Request, app: App, **context: Any) -> Response:
 
 def _show_once(request: Request, made: service.NewSecret) -> Response:
     """Redirect (so that a reload cannot post twice) to the app's page, which shows the secret once."""
-    # the session cookie is signed, not encrypted: the secret rides in it sealed under the server key
+    # the session's data is kept in the database: the secret waits there sealed under the server key
     sealed = seal(request.app.state.key, made.client_secret)
     request.session["new_secret"] = {"client_id": made.app.client_id, "sealed": sealed}
     return see_other(f"/developers/apps/{made.app.client_id}")

@@ -135,3 +135,29 @@ class Token(MallOwned, Base):
     refresh_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # refresh used up
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ConsoleSession(Base):
+    """A console login (operator or developer): the cookie carries only its token, stored here as an HMAC digest,
+    so that logout, a password change or the account's removal (cascade) ends it at once."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (
+        Index("ix_console_sessions_operator_no", "operator_no"),
+        Index("ix_console_sessions_developer_no", "developer_no"),
+    )
+
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mall_id: Mapped[str | None] = mapped_column(  # an operator's mall; None for a developer
+        String(32), ForeignKey("malls.mall_id", ondelete="CASCADE"), nullable=True
+    )
+    operator_no: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("operators.operator_no", ondelete="CASCADE"), nullable=True
+    )
+    developer_no: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("developers.developer_no", ondelete="CASCADE"), nullable=True
+    )
+    data: Mapped[dict] = mapped_column(JSON, default=dict)  # what pages keep between requests (flash messages)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

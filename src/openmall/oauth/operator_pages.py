@@ -11,7 +11,7 @@ from openmall.kernel.timeutil import iso
 from openmall.oauth import scopes as scope_registry
 from openmall.oauth import service
 from openmall.oauth.endpoints import logged_in_operator
-from openmall.web.pages import limit_logins, posted_form, render, safe_next, see_other, start_session
+from openmall.web.pages import end_session, limit_logins, posted_form, render, safe_next, see_other, start_session
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -50,7 +50,7 @@ async def login(request: Request, mall: CurrentMall, session: DbSession) -> Resp
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     await posted_form(request)
-    request.session.clear()
+    end_session(request)
     return see_other("/admin/login")
 
 

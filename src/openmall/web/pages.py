@@ -1,62 +1,164 @@
-"""The HTML pages' plumbing: templates, the signed session cookie, CSRF tokens, safe redirects.
+"""The HTML pages' plumbing: templates, console sessions, CSRF tokens, safe redirects.
 
-Sessions are Starlette's signed cookie (itsdangerous): HttpOnly, SameSite=Lax, Secure when
-``OPENMALL_SECURE_COOKIES`` is set, and limited to the console paths (never sent to the APIs).
-Every form carries the session's CSRF token, checked in constant time before anything changes.
+A console session lives on the server (``console_sessions``): the cookie carries only a random token, and the
+table holds its HMAC digest, the account and what the pages keep between requests, so that logout, a password
+change or the account's removal ends it at once. The cookie is HttpOnly, SameSite=Lax, Secure when
+``OPENMALL_SECURE_COOKIES`` is set, and sent on the console paths only (never read on the APIs). A visitor who
+has not logged in has a token too, with no row: the CSRF token of every form is an HMAC of the session token,
+checked in constant time before anything changes. A login starts a new token (no session fixation).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.middleware.sessions import SessionMiddleware
+from sqlalchemy import delete, select, update
 from starlette.templating import Jinja2Templates
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openmall.kernel.db import utcnow
 from openmall.kernel.errors import ApiError, Forbidden, api_error
 from openmall.kernel.ratelimit import Policy, account_key, limit_attempts
+from openmall.kernel.secrets import digest
+from openmall.oauth.models import ConsoleSession
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 SESSION_COOKIE = "openmall_session"
+TOKEN_PREFIX = "om_ss_"
 # the paths whose requests carry the session cookie; the APIs never read or set it
 SESSION_PATHS = ("/admin", "/developers", "/api/v2/oauth/authorize")
+SEEN_EVERY = timedelta(minutes=1)  # last_seen_at (and the expiry that slides with it) is written at most this often
+
+
+@dataclass
+class _State:
+    token: str
+    row: ConsoleSession | None = None
+    loaded: dict[str, Any] = field(default_factory=dict)
+    start: dict[str, Any] | None = None  # set by start_session: a new token for this login
+    end: bool = False  # set by end_session
+    new_cookie: bool = False
+
+
+def _identity(row: ConsoleSession) -> dict[str, Any]:
+    if row.operator_no is not None:
+        return {"operator": {"mall": row.mall_id, "no": row.operator_no}}
+    return {"developer": row.developer_no}
 
 
 class ConsoleSessions:
-    """Starlette's SessionMiddleware, for the console paths only (API requests skip the cookie work)."""
+    """Server-side sessions for the console paths (API requests skip the cookie work); ``request.session`` is the
+    session's data with the account (``operator``: {mall, no} or ``developer``: no) as the pages read it."""
 
     def __init__(self, app: ASGIApp, *, key: bytes, max_age: int, https_only: bool):
-        self.app = app
-        secret = hmac.new(key, b"openmall session cookie", hashlib.sha256).hexdigest()
-        self.sessions = SessionMiddleware(
-            app, secret_key=secret, session_cookie=SESSION_COOKIE, max_age=max_age,
-            same_site="lax", https_only=https_only,
-        )  # fmt: skip
+        self.app, self.key, self.max_age, self.https_only = app, key, max_age, https_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(SESSION_PATHS):
-            await self.sessions(scope, receive, send)
-        else:
+        if scope["type"] != "http" or not scope["path"].startswith(SESSION_PATHS):
             await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        token = _cookie(scope)
+        current = _State(token or TOKEN_PREFIX + secrets.token_urlsafe(32), new_cookie=token is None)
+        if token is not None:
+            async with state.read_sessions() as db:
+                current.row = await db.scalar(
+                    select(ConsoleSession).where(
+                        ConsoleSession.token_digest == digest(self.key, token), ConsoleSession.expires_at > utcnow()
+                    )
+                )
+        if current.row is not None:
+            current.loaded = dict(current.row.data or {})
+            scope["session"] = {**current.loaded, **_identity(current.row)}
+        else:
+            scope["session"] = {}
+        scope["console_session"] = current
+
+        async def save(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                cookie = await self._save(state, current, scope["session"])
+                if cookie is not None:
+                    message.setdefault("headers", []).append((b"set-cookie", cookie.encode("latin-1")))
+            await send(message)
+
+        await self.app(scope, receive, save)
+
+    async def _save(self, state: Any, current: _State, data: dict[str, Any]) -> str | None:
+        now = utcnow()
+        kept = {k: v for k, v in data.items() if k not in ("operator", "developer")}
+        async with state.sessions() as db:
+            if (current.start is not None or current.end) and current.row is not None:
+                await db.execute(delete(ConsoleSession).where(ConsoleSession.token_digest == current.row.token_digest))
+            if current.start is not None:
+                current.token, current.new_cookie = TOKEN_PREFIX + secrets.token_urlsafe(32), True
+                operator, developer = current.start.get("operator") or {}, current.start.get("developer")
+                db.add(ConsoleSession(
+                    token_digest=digest(self.key, current.token), mall_id=operator.get("mall"),
+                    operator_no=operator.get("no"), developer_no=developer, data=kept, created_at=now,
+                    last_seen_at=now, expires_at=now + timedelta(seconds=self.max_age),
+                ))  # fmt: skip
+            elif current.end:
+                current.token, current.new_cookie = TOKEN_PREFIX + secrets.token_urlsafe(32), True
+            elif current.row is not None:
+                values: dict[str, Any] = {}
+                if kept != current.loaded:
+                    values["data"] = kept
+                if now - current.row.last_seen_at >= SEEN_EVERY:
+                    values |= {"last_seen_at": now, "expires_at": now + timedelta(seconds=self.max_age)}
+                if values:
+                    await db.execute(
+                        update(ConsoleSession)
+                        .where(ConsoleSession.token_digest == current.row.token_digest)
+                        .values(**values)
+                    )
+                    current.new_cookie = current.new_cookie or "expires_at" in values
+            await db.commit()
+        if not current.new_cookie:
+            return None
+        cookie: SimpleCookie = SimpleCookie()
+        cookie[SESSION_COOKIE] = current.token
+        morsel = cookie[SESSION_COOKIE]
+        morsel.update({"path": "/", "max-age": str(self.max_age), "httponly": True, "samesite": "lax"})
+        if self.https_only:
+            morsel["secure"] = True
+        return morsel.OutputString()
+
+
+def _cookie(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # noqa: BLE001 - a malformed Cookie header is no session
+                continue
+            found = jar.get(SESSION_COOKIE)
+            if found is not None and found.value.startswith(TOKEN_PREFIX) and len(found.value) < 100:
+                return found.value
+    return None
+
+
+def _current(request: Request) -> _State:
+    return request.scope["console_session"]
 
 
 def csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not token:
-        token = request.session["csrf"] = secrets.token_urlsafe(32)
-    return token
+    """The session's CSRF token: an HMAC of its token, so that nothing needs storing for a visitor."""
+    return digest(request.app.state.key, "csrf:" + _current(request).token)
 
 
 def check_csrf(request: Request, form: Any) -> None:
-    expected = request.session.get("csrf", "")
+    expected = csrf_token(request)
     given = form.get("csrf_token", "")
-    if not expected or not isinstance(given, str) or not hmac.compare_digest(expected, given):
+    if not isinstance(given, str) or not hmac.compare_digest(expected, given):
         raise Forbidden("The form expired or did not come from this site; reload the page and try again")
 
 
@@ -68,10 +170,17 @@ async def posted_form(request: Request) -> Any:
 
 
 def start_session(request: Request, **values: Any) -> None:
-    """A fresh session on login (a new CSRF token too), keeping nothing from before."""
+    """A fresh session on login (``operator={"mall", "no"}`` or ``developer=no``): a new token, a new CSRF
+    token, nothing kept from before; the old token's session ends."""
+    _current(request).start = values
     request.session.clear()
     request.session.update(values)
-    request.session["csrf"] = secrets.token_urlsafe(32)
+
+
+def end_session(request: Request) -> None:
+    """Logout: the session's row goes, its token stops working wherever a copy of the cookie is."""
+    _current(request).end = True
+    request.session.clear()
 
 
 def client_ip(request: Request) -> str:
