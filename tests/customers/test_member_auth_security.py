@@ -138,13 +138,19 @@ async def test_invisible_characters_are_refused(client, invisible):
     await sign_up(client, "jane")
     body = {"member_id": f"ja{invisible}ne", "password": PASSWORD, "name": "Jane", "email": "j@example.com"}
     err = assert_error(await client.post(f"{SHOP}/members", json=body), 422, "invisible")
-    assert err["more_info"]["field"] == "member_id"
+    assert err["more_info"]["field"] == "member_id" and "Value error" not in err["message"]  # our words only
     body = {"member_id": "other", "password": PASSWORD, "name": "Jane", "email": f"jane{invisible}@example.com"}
     assert assert_error(await client.post(f"{SHOP}/members", json=body), 422, "invisible")["more_info"]["field"] == (
         "email"
     )
     login_body = {"member_id": f"ja{invisible}ne", "password": PASSWORD}
     assert_error(await client.post(f"{SHOP}/oauth/token", json=login_body), 422, "invisible")
+
+
+async def test_a_short_member_id_is_refused_in_words_about_characters(client):
+    body = {"member_id": "ANN", "password": PASSWORD, "name": "Ann", "email": "ann@example.com"}
+    err = assert_error(await client.post(f"{SHOP}/members", json=body), 422, "at least 4 characters")
+    assert err["more_info"]["field"] == "member_id"
 
 
 async def test_a_member_email_is_kept_in_its_normal_form(client):

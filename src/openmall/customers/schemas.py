@@ -19,15 +19,15 @@ from openmall.kernel.timeutil import MallDateTime
 
 MemberIdStr = Annotated[
     str,
-    Normalised,  # case-insensitive: stored and looked up in one normal form (kernel.identifiers)
     Field(min_length=4, max_length=50, pattern=r"^[a-z0-9._@-]+$",
           description="The login id: 4 to 50 letters, digits or . _ @ -; case-insensitive, stored in lower case",
           examples=["jane"]),
+    Normalised,  # after Field: runs first, so the length and pattern are checked on the normal form
 ]  # fmt: skip
 Password = Annotated[str, Field(min_length=8, max_length=128, description="8 to 128 characters.")]
 PersonName = Annotated[str, Field(min_length=1, max_length=100), NoControls]
-Email = Annotated[str, Normalised, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-                                         examples=["jane@example.com"])]  # fmt: skip
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["jane@example.com"]),
+                  Normalised]  # fmt: skip
 Mobile = Annotated[str, Field(min_length=7, max_length=20, pattern=r"^\+?[0-9][0-9 -]{5,18}[0-9]$",
                               examples=["010-1234-5678"])]  # fmt: skip
 Rate = Annotated[

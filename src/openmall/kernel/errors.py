@@ -114,6 +114,8 @@ def validation_message(exc: RequestValidationError) -> tuple[str, dict[str, Any]
     for err in exc.errors():
         where, field = _field_name(tuple(err.get("loc", ())))
         msg = err.get("msg", "invalid value")
+        if err.get("type") == "value_error" and msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]  # our validators' own words, without pydantic's prefix
         problems.append({"field": field, "in": where, "message": msg})
     first = problems[0] if problems else {"field": "request", "in": "body", "message": "invalid"}
     raw = exc.errors()[0] if exc.errors() else {}
