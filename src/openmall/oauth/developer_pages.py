@@ -17,8 +17,8 @@ from openmall.kernel.errors import ApiError
 from openmall.kernel.ratelimit import TooManyCalls
 from openmall.kernel.secrets import seal, unseal
 from openmall.kernel.tenancy import DbSession
+from openmall.oauth import password_pages, service
 from openmall.oauth import scopes as scope_registry
-from openmall.oauth import service
 from openmall.oauth.models import App, Developer
 from openmall.web.pages import end_session, limit_logins, posted_form, render, see_other, start_session
 from openmall.webhooks import developer_pages as webhook_pages
@@ -34,6 +34,10 @@ async def _developer(request: Request, session: AsyncSession) -> Developer | Non
 
 def _to_login() -> Response:
     return RedirectResponse("/developers/login", status_code=303)
+
+
+def _password_console(developer: Developer) -> password_pages.Console:
+    return password_pages.Console(BRAND, "/developers", "/developers/apps", "Your apps", "developers", developer.email)
 
 
 def _account_page(request: Request, signup: bool, status_code: int = 200, **context: Any) -> Response:
@@ -93,6 +97,23 @@ async def logout(request: Request) -> Response:
     await posted_form(request)
     end_session(request)
     return see_other("/developers/login")
+
+
+@router.get("/account/password")
+async def password_form(request: Request, session: DbSession) -> Response:
+    developer = await _developer(request, session)
+    if developer is None:
+        return _to_login()
+    return password_pages.show(request, _password_console(developer))
+
+
+@router.post("/account/password")
+async def change_password(request: Request, session: DbSession) -> Response:
+    form = await posted_form(request)
+    developer = await _developer(request, session)
+    if developer is None:
+        return _to_login()
+    return await password_pages.change(request, session, _password_console(developer), developer, form)
 
 
 @router.get("")

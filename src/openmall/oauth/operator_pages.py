@@ -1,4 +1,4 @@
-"""The mall's back office pages for apps: operator login, the installed apps, uninstall, launch."""
+"""The mall's back office pages for apps: operator login, the installed apps, uninstall, launch, password change."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from fastapi.responses import RedirectResponse, Response
 from openmall.kernel.ratelimit import TooManyCalls
 from openmall.kernel.tenancy import CurrentMall, DbSession
 from openmall.kernel.timeutil import iso
+from openmall.oauth import password_pages, service
 from openmall.oauth import scopes as scope_registry
-from openmall.oauth import service
 from openmall.oauth.endpoints import logged_in_operator
 from openmall.web.pages import end_session, limit_logins, posted_form, render, safe_next, see_other, start_session
 
@@ -92,3 +92,25 @@ async def launch(request: Request, client_id: str, mall: CurrentMall, session: D
         return render(request, "error.html", status_code=404, heading="Not installed",
                       message=f"{app.listed_name} is not installed on {mall.mall_id}.")  # fmt: skip
     return RedirectResponse(service.launch_url(app, request.app.state.key, mall.mall_id, operator), status_code=302)
+
+
+def _password_console(mall, operator) -> password_pages.Console:  # noqa: ANN001
+    brand, login = f"{mall.name} back office", operator.login_id
+    return password_pages.Console(brand, "/admin", "/admin/apps", "Installed apps", mall.mall_id, login)
+
+
+@router.get("/account/password")
+async def password_form(request: Request, mall: CurrentMall, session: DbSession) -> Response:
+    operator = await logged_in_operator(request, session, mall)
+    if operator is None:
+        return RedirectResponse("/admin/login?next=/admin/account/password", status_code=303)
+    return password_pages.show(request, _password_console(mall, operator))
+
+
+@router.post("/account/password")
+async def change_password(request: Request, mall: CurrentMall, session: DbSession) -> Response:
+    form = await posted_form(request)
+    operator = await logged_in_operator(request, session, mall)
+    if operator is None:
+        return RedirectResponse("/admin/login?next=/admin/account/password", status_code=303)
+    return await password_pages.change(request, session, _password_console(mall, operator), operator, form)

@@ -38,7 +38,8 @@ async def change_password(
     try:
         TypeAdapter(Password).validate_python(new)
     except ValidationError as exc:
-        raise InvalidInput(f"new_password: {exc.errors()[0]['msg']}", field="new_password") from None
+        words = exc.errors()[0]["msg"].replace("String", "The new password", 1)  # "... at least 10 characters"
+        raise InvalidInput(words, field="new_password") from None
     if not await service._check_password(session, account, current):  # noqa: SLF001 - the accounts' own check
         raise InvalidInput("The current password is wrong; nothing was changed", field="current_password")
     account.password_hash = await hash_password(new)

@@ -150,6 +150,11 @@ def _current(request: Request) -> _State:
     return request.scope["console_session"]
 
 
+def session_token(request: Request) -> str:
+    """The caller's own session token (to keep it when the account's other sessions end)."""
+    return _current(request).token
+
+
 def csrf_token(request: Request) -> str:
     """The session's CSRF token: an HMAC of its token, so that nothing needs storing for a visitor."""
     return digest(request.app.state.key, "csrf:" + _current(request).token)
