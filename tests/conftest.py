@@ -115,7 +115,9 @@ async def app(database_url: str):
         for table in reversed(Base.metadata.sorted_tables):
             await conn.execute(table.delete())
     yield application
-    await application.state.direct_reads.close()
+    await application.state.direct_reads.close()  # the pools the lifespan would close (tests run none)
+    await application.state.order_numbers.close()
+    await application.state.payment_attempts.close()
     await engine.dispose()
 
 
