@@ -78,6 +78,7 @@ class Attempt:
     attempt_no: int
     tx_id: str | None = None
     note: str = ""
+    asked: bool = False  # the gateway was asked to charge: without its answer (it raised), the outcome is unknown
 
 
 class AttemptLog:
@@ -123,6 +124,9 @@ class AttemptLog:
         if attempt.tx_id is not None:
             await gateway.cancel(attempt.tx_id)  # raises: the attempt stays PENDING, the workers settle it
             await self.finish(attempt, CANCELLED, "the order was not placed: the charge was cancelled")
+        elif attempt.asked and not attempt.note:
+            return  # the gateway was asked and never answered (a time-out): it may have charged; PENDING, the
+            # workers ask it by reference and cancel what it made
         else:
             await self.finish(attempt, FAILED, attempt.note or "the order was not placed: nothing was charged")
 
@@ -227,6 +231,10 @@ async def _settle(sessions: async_sessionmaker[AsyncSession], gateway: gateways.
         )  # fmt: skip
         if attempt is None:
             return None  # settled meanwhile, or another worker is at it
+        if session.bind.dialect.name == "sqlite":  # no row locks there: take the one writer's lock before deciding,
+            # so that a confirmation of the same sheet waits for this settlement (or this one fails and is retried)
+            await session.execute(update(PaymentAttempt).where(PaymentAttempt.attempt_no == attempt_no)
+                                  .values(updated_at=utcnow()).execution_options(synchronize_session=False))
         of_sheet = OrderSheet.order_sheet_no == attempt.order_sheet_no
         locked = await session.scalar(select(OrderSheet.sheet_no).where(of_sheet).with_for_update(skip_locked=True))
         if locked is None and await session.scalar(select(func.count()).select_from(OrderSheet).where(of_sheet)):

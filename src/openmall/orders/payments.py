@@ -143,6 +143,7 @@ async def confirm(session: AsyncSession, mall: MallInfo, member: Member, payment
 
     approval: gateways.Approval | None = None
     if attempt is not None:
+        attempt.asked = True
         answer = await gateway.approve(q.amount_to_pay, card_number or "", reference=payment.payment_key)
         if isinstance(answer, gateways.Decline):
             attempt.note = f"declined: {answer.code}"

@@ -131,6 +131,28 @@ async def test_a_declined_card_leaves_a_failed_attempt(app, shop: OrderShop, mem
     assert await reconcile(app, gateway) == []  # nothing left to settle
 
 
+async def test_a_gateway_that_charged_then_timed_out_leaves_the_attempt_for_the_reconciliation(
+    app, shop: OrderShop, member_client, gateway, monkeypatch
+):
+    """The gateway charged but its answer never came (a time-out): nobody knows yet whether money moved, so the
+    attempt stays PENDING (not FAILED, which nobody would look at again) and the workers cancel the charge."""
+    approve = gateway.approve
+
+    async def charged_then_timed_out(amount, card_number, *, reference):
+        await approve(amount, card_number, reference=reference)
+        raise TimeoutError("the gateway did not answer in time")
+
+    monkeypatch.setattr(gateway, "approve", charged_then_timed_out)
+    client = await member_client()
+    _, key, _ = await reserved(client, shop)
+    assert_error(await client.post(f"{PAY}/confirm", json={"payment_key": key, "card_number": GOOD_CARD}), 500)
+    [attempt] = await attempts_of(app, key)
+    assert attempt.status == "PENDING"
+    assert (await gateway.lookup(key)).standing  # type: ignore[union-attr]
+    [settled] = await reconcile(app, gateway)
+    assert settled.status == "CANCELLED" and not (await gateway.lookup(key)).standing  # type: ignore[union-attr]
+
+
 async def test_a_commit_that_fails_after_the_charge_cancels_it_and_says_so(
     app, shop: OrderShop, member_client, gateway
 ):
