@@ -87,10 +87,11 @@ async def _default_group_no(session: AsyncSession) -> int | None:
 
 async def sign_up(session: AsyncSession, data: SignUpIn) -> Member:
     """A new member with an id and password, in the default group if there is one; 409 for a taken id."""
+    password_hash = await passwords.hash_outside_transaction(session, data.password)  # before any query
     if await session.scalar(select(Member.member_no).where(Member.member_id == data.member_id)):
         raise Conflict(f"Member id '{data.member_id}' is already taken in this mall (member ids are "
                        "case-insensitive); choose another", more_info={"field": "member_id"})  # fmt: skip
-    member = Member(member_id=data.member_id, password_hash=await hash_password(data.password), name=data.name,
+    member = Member(member_id=data.member_id, password_hash=password_hash, name=data.name,
                     email=data.email, mobile=data.mobile, group_no=await _default_group_no(session))  # fmt: skip
     session.add(member)
     await session.flush()
@@ -293,11 +294,12 @@ async def update_profile(session: AsyncSession, member: Member, data: ProfileUpd
                                field="new_password")  # fmt: skip
         if data.current_password is None:
             raise InvalidInput("A new password needs current_password too", field="current_password")
+        new_hash = await passwords.hash_outside_transaction(session, data.new_password)  # no row lock held meanwhile
         ok, attempt = await _password_ok(session, member, data.current_password)
         if not ok:
             await _failed(session, attempt)
             raise WrongPassword("current_password is wrong; nothing was changed", field="current_password")
-        values["password_hash"] = await hash_password(data.new_password)
+        values["password_hash"] = new_hash
         changed_password = True
     elif data.current_password is not None:
         raise InvalidInput("current_password is only needed with new_password", field="current_password")

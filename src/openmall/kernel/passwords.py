@@ -59,6 +59,16 @@ async def check_outside_transaction(session: AsyncSession, password_hash: str | 
     return await check(password_hash, password)
 
 
+async def hash_outside_transaction(session: AsyncSession, password: str) -> str:
+    """``hash_password``, once the session's work so far is committed (as ``check_outside_transaction``): a
+    sign-up or a new password never holds a pooled connection, or a row lock, while argon2 runs."""
+    if session.info.get("on_rollback"):
+        raise RuntimeError("hashing would commit work that has an on_rollback undo pending")
+    if session.in_transaction():
+        await session.commit()
+    return await hash_password(password)
+
+
 def needs_rehash(password_hash: str) -> bool:
     """The hash was made with weaker parameters than ours: store a new one at the next good login."""
     return HASHER.check_needs_rehash(password_hash)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from openmall.kernel.db import utcnow
 from openmall.kernel.errors import InvalidInput
-from openmall.kernel.passwords import hash_password
+from openmall.kernel.passwords import hash_outside_transaction
 from openmall.kernel.secrets import digest
 from openmall.oauth import service
 from openmall.oauth.models import ConsoleSession, Developer, Operator
@@ -40,9 +40,10 @@ async def change_password(
     except ValidationError as exc:
         words = exc.errors()[0]["msg"].replace("String", "The new password", 1)  # "... at least 10 characters"
         raise InvalidInput(words, field="new_password") from None
+    new_hash = await hash_outside_transaction(session, new)  # no connection or row lock held while hashing
     if not await service._check_password(session, account, current):  # noqa: SLF001 - the accounts' own check
         raise InvalidInput("The current password is wrong; nothing was changed", field="current_password")
-    account.password_hash = await hash_password(new)
+    account.password_hash = new_hash
     await end_sessions(session, key, account, keep=keep)
     await session.flush()
 
