@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 
+import httpx
 import pytest
 
 from openmall.kernel.ratelimit import MemoryBuckets, Policy, RedisBuckets
@@ -111,6 +112,19 @@ async def test_the_token_endpoint_answers_n_wrong_secrets_then_429(oauth, client
     # another app is not held back
     other = await client.post(host("demo") + TOKEN, data=form, headers=basic(oauth.rival_id, oauth.rival_secret))
     assert other.status_code == 400
+
+
+async def test_wrong_secrets_from_elsewhere_do_not_use_up_the_apps_own_token_calls(app, oauth, client, limits):
+    """A client_id is public: whoever sends it with wrong secrets fills the bucket of their own address only."""
+    limits.token_limit_per_client = 5
+    form = {"grant_type": "refresh_token", "refresh_token": "om_rt_nothing"}
+    for _ in range(6):
+        last = await client.post(host("demo") + TOKEN, data=form, headers=basic(oauth.client_id, "om_cs_wrong"))
+    assert last.status_code == 429
+    app_server = httpx.ASGITransport(app=app, client=("127.0.0.2", 40000))
+    async with httpx.AsyncClient(transport=app_server) as own:
+        answer = await own.post(host("demo") + TOKEN, data=form, headers=basic(oauth.client_id, oauth.client_secret))
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"  # heard, not refused
 
 
 async def test_the_token_endpoint_limits_one_ip_across_clients(oauth, client, limits):

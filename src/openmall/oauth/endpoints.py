@@ -116,14 +116,15 @@ def _claimed_client_id(request: Request, data: HttpInput) -> str:
 
 
 async def _limit_token_calls(request: Request, mall: MallInfo, data: HttpInput) -> None:
-    """Per IP and per (mall, client_id) buckets (``OPENMALL_TOKEN_LIMIT_*``): wrong secrets cannot be tried
-    without end; over either, a 429 with Retry-After in openmall's error format."""
+    """Per IP and per (mall, client_id, IP) buckets (``OPENMALL_TOKEN_LIMIT_*``): wrong secrets cannot be tried
+    without end; over either, a 429 with Retry-After in openmall's error format. The client's bucket is its own
+    per address: a client_id is public, and calls naming it from elsewhere must not use up the app's own."""
     settings = request.app.state.settings
     drain = 1 / settings.token_limit_drain_seconds
-    client = account_key(_claimed_client_id(request, data))
+    client, ip = account_key(_claimed_client_id(request, data)), client_ip(request)
     await limit_attempts(request.app.state.buckets, "token requests", [
-        (f"token-ip:{client_ip(request)}", Policy(settings.token_limit_per_ip, drain)),
-        (f"token-client:{mall.mall_id}:{client}", Policy(settings.token_limit_per_client, drain)),
+        (f"token-ip:{ip}", Policy(settings.token_limit_per_ip, drain)),
+        (f"token-client:{mall.mall_id}:{client}:{ip}", Policy(settings.token_limit_per_client, drain)),
     ])  # fmt: skip
 
 
