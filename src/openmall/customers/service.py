@@ -9,7 +9,6 @@ the member id is locked; the 10th failure in a row locks the id for 30 minutes (
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +21,7 @@ from openmall.customers import events
 from openmall.customers.models import Address, LoginGuess, Member, MemberGroup, MemberIdentity
 from openmall.customers.openid import OpenIdIdentity
 from openmall.customers.schemas import AddressIn, AddressUpdate, GroupIn, GroupUpdate, ProfileUpdate, SignUpIn
-from openmall.kernel import passwords
+from openmall.kernel import passwords, secrets
 from openmall.kernel.db import ALL_MALLS, UTCDateTime, session_scope, utcnow
 from openmall.kernel.errors import ApiError, Conflict, Forbidden, InvalidInput, KeepChanges, NotFound, Unauthorized
 from openmall.kernel.events import emit
@@ -140,9 +139,10 @@ async def _take_attempt(session: AsyncSession, model: type[Member] | type[LoginG
     return attempt
 
 
-async def _guess_at_unknown_id(session: AsyncSession, member_id: str) -> int:
-    """An attempt at an id no member has, counted as a member's would be (``LoginGuess``)."""
-    digest = hashlib.sha256((lookup_key(member_id) or member_id.strip()).encode()).hexdigest()
+async def _guess_at_unknown_id(session: AsyncSession, key: bytes, member_id: str) -> int:
+    """An attempt at an id no member has, counted as a member's would be (``LoginGuess``). The id is kept as an
+    HMAC under the server key: people type passwords into id fields, and a plain hash is read back by guessing."""
+    digest = secrets.digest(key, lookup_key(member_id) or member_id.strip())
     this = LoginGuess.id_digest == digest
     if await session.scalar(select(LoginGuess.guess_no).where(this)) is None:
         try:
@@ -202,13 +202,13 @@ async def _member_to_log_in(session: AsyncSession, member_id: str) -> Member | N
     return next((m for m in found if m.member_id == exact), found[0] if found else None)
 
 
-async def login_with_password(session: AsyncSession, member_id: str, password: str) -> Member:
+async def login_with_password(session: AsyncSession, key: bytes, member_id: str, password: str) -> Member:
     """The member, once the id and password match; LoginFailed (401) or MemberLocked (429) otherwise.
     A wrong password and an unknown id answer alike and take as long (a full hash check each).
     The router commits after either error, so that the count of failures is kept."""
     member = await _member_to_log_in(session, member_id)
     if member is None or member.password_hash is None:
-        attempt = await _guess_at_unknown_id(session, member_id)  # locked as a member would be
+        attempt = await _guess_at_unknown_id(session, key, member_id)  # locked as a member would be
         await passwords.check_outside_transaction(session, None, password)  # as slow as a real check
         await _failed(session, attempt)
         raise _login_failed()

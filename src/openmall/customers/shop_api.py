@@ -127,7 +127,7 @@ async def login(
         member, tokens = await auth.rotate(session, key, body.refresh_token or "")
         return _tokens(mall, tokens, member.member_no)
     tracking = _tracking(tracking_key)
-    member = await service.login_with_password(session, body.member_id or "", body.password or "")
+    member = await service.login_with_password(session, key, body.member_id or "", body.password or "")
     tokens = await auth.issue_tokens(session, key, member, body.keep_login)
     await service.after_login(session, member, provider="password", tracking_key=tracking, guest_key=guest_key,
                               server_key=key)  # fmt: skip

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from openmall.kernel.errors import ApiError
+from openmall.kernel.identifiers import lookup_key
 
 log = logging.getLogger("openmall.ratelimit")
 
@@ -282,8 +283,9 @@ async def take(buckets: Buckets | None, scope: dict, name: str, key: str, policy
 
 def account_key(value: str) -> str:
     """A bucket key part for an account name (an email, an operator ID, a client id): short, fixed length, and
-    no personal data in the shared store; case and surrounding spaces do not make another bucket."""
-    return hashlib.sha256(value.strip().casefold().encode()).hexdigest()[:32]
+    no personal data in the shared store; case, width and surrounding spaces do not make another bucket (the
+    normal form logins use: ``Ｊａｎｅ`` is ``jane``'s bucket)."""
+    return hashlib.sha256((lookup_key(value) or value.strip().casefold()).encode()).hexdigest()[:32]
 
 
 async def limit_attempts(buckets: Buckets | None, what: str, checks: list[tuple[str, Policy]]) -> None:
