@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from openmall.kernel.db import session_scope
+from openmall.kernel.events.models import Event
 from openmall.oauth import service
 from tests.conftest import host
 from tests.oauth.conftest import PASSWORD, csrf_of
@@ -95,3 +97,13 @@ async def test_before_the_first_review_the_developers_name_is_shown_as_unreviewe
     await _edit(app, oauth.client_id, name=IMPOSTOR)  # in development, on its test mall
     consent = await oauth.open_authorize(client, "demo")
     assert IMPOSTOR in consent.text and 'id="unreviewed"' in consent.text
+
+
+async def test_the_install_event_names_the_app_as_reviewed(app, oauth, client, published):
+    """Apps subscribed to app.installed learn the name the operator consented to, not an unreviewed rename."""
+    await _edit(app, published, name=IMPOSTOR)
+    await oauth.tokens(client, "other")  # the operator of mall "other" consents: the app is installed there
+    async with session_scope(app.state.sessions, "other") as s:
+        installed = await s.scalars(select(Event).where(Event.type == "app.installed"))
+        names = [e.data["name"] for e in installed if e.data["client_id"] == published]
+    assert names == ["Stock Sync"]

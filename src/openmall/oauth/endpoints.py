@@ -215,7 +215,7 @@ async def authorize(request: Request, mall: CurrentMall, session: DbSession) -> 
     app = checked.app
     if not service.installable_on(app, mall.mall_id):
         return render(request, "error.html", status_code=403, heading="This app cannot be installed yet",
-                      message=f"{app.name} is still in {app.status}; only its test malls may install it.",
+                      message=f"{app.listed_name} is still in {app.status}; only its test malls may install it.",
                       code="app_not_published")  # fmt: skip
     install = await service.get_install(session, app)
     ask = service.scopes_to_ask(install, checked.scopes)

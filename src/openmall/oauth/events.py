@@ -15,5 +15,5 @@ APP_DELETED = register("app.deleted", "mall.read_application", "An app was unins
 
 
 def install_data(app: App, install: Install, timezone: str) -> dict[str, Any]:
-    return {"client_id": app.client_id, "name": app.name, "scopes": install.scopes,
+    return {"client_id": app.client_id, "name": app.listed_name, "scopes": install.scopes,
             "installed_at": iso(install.installed_at, timezone)}  # fmt: skip
