@@ -42,11 +42,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from openmall.config import normalize_database_url
-from openmall.kernel.db import ALL_MALLS, asyncpg_pool, on_rollback, session_scope, utcnow
+from openmall.kernel.db import ALL_MALLS, asyncpg_pool, create_engine, on_rollback, session_scope, utcnow
 from openmall.kernel.fastsql import Statement, in_mall
 from openmall.orders import gateways
 from openmall.orders.models import OrderSheet, Payment, PaymentAttempt
@@ -84,7 +82,7 @@ class Attempt:
 class AttemptLog:
     """Writes attempts off the order's transaction, each statement committed at once (see the module's docstring):
     on PostgreSQL prebuilt statements on an autocommit asyncpg pool of its own (made on first use), elsewhere
-    SQLAlchemy Core on a connection opened for the statement."""
+    SQLAlchemy Core on an engine of its own (the app's pragmas: WAL, synchronous=NORMAL)."""
 
     def __init__(self, database_url: str, engine: AsyncEngine | None = None):
         self._url = database_url
@@ -152,9 +150,8 @@ class AttemptLog:
         async with self._opening:
             if self._pg and self._pool is None:
                 self._pool = await asyncpg_pool(self._url, max_size=2)
-            elif not self._pg and self._engine is None:  # a connection per statement: no pool to wait on
-                self._engine = create_async_engine(normalize_database_url(self._url), poolclass=NullPool,
-                                                   connect_args={"timeout": 30})  # fmt: skip
+            elif not self._pg and self._engine is None:  # an engine of its own, set up as the app's (pragmas)
+                self._engine = create_engine(self._url)
         return self._pool if self._pg else self._engine
 
     async def close(self) -> None:
