@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     token_limit_drain_seconds: float = Field(
         default=0.5, gt=0, description="Both token endpoint buckets give back one call per this many seconds."
     )
+    payment_attempts_synchronous_commit: bool = Field(
+        default=False, description="PostgreSQL: wait for the WAL flush of each card payment attempt before the "
+        "charge (durable even if PostgreSQL and the server crash together); off, the order's own commit flushes it",
+    )
     worker_in_process: Literal["auto", "on", "off"] = Field(
         default="auto", description="Run a webhook worker inside `serve`: auto = on the embedded SQLite default."
     )

@@ -148,7 +148,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
 
 
-async def asyncpg_pool(database_url: str, *, max_size: int) -> Any:
+async def asyncpg_pool(database_url: str, *, max_size: int, server_settings: dict[str, str] | None = None) -> Any:
     """A pool of plain asyncpg connections (autocommit) to the database of ``database_url``, connected exactly
     as SQLAlchemy's engine connects (the URL's host, user, ``ssl`` and other options); for the few hot paths
     that run prebuilt SQL outside a request's transaction."""
@@ -159,6 +159,8 @@ async def asyncpg_pool(database_url: str, *, max_size: int) -> Any:
     _, kwargs = dialect().create_connect_args(make_url(normalize_database_url(database_url)))
     for sqlalchemy_only in ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn"):
         kwargs.pop(sqlalchemy_only, None)
+    if server_settings:
+        kwargs["server_settings"] = {**kwargs.get("server_settings", {}), **server_settings}
     return await asyncpg.create_pool(min_size=1, max_size=max_size, **kwargs)
 
 
