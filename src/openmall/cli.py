@@ -326,25 +326,30 @@ def _fast_loop() -> Any:
     return uvloop.new_event_loop
 
 
+def _run_chore(chore: Any) -> Any:
+    """A worker's chore, now: on the configured database (migrated first), with sessions of its own."""
+    settings = get_settings()
+    upgrade(settings.database_url)
+
+    async def run() -> Any:
+        engine = create_engine(settings.database_url)
+        try:
+            return await chore(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 @orders_app.command("expire-deposits")
 def orders_expire_deposits() -> None:
     """Cancel the bank-transfer orders whose deposit is past its due date (every worker does it every 10 min)."""
     from openmall.orders import deposits
 
-    settings = get_settings()
-    upgrade(settings.database_url)
-
-    async def run() -> None:
-        engine = create_engine(settings.database_url)
-        try:
-            expired = await deposits.expire(session_factory(engine))
-        finally:
-            await engine.dispose()
-        for e in expired:
-            typer.echo(f"{e.mall_id}\t{e.order_id}\tcancelled: the deposit did not arrive in time")
-        typer.echo(f"{len(expired)} overdue bank-transfer order(s) cancelled")
-
-    asyncio.run(run())
+    expired = _run_chore(deposits.expire)
+    for e in expired:
+        typer.echo(f"{e.mall_id}\t{e.order_id}\tcancelled: the deposit did not arrive in time")
+    typer.echo(f"{len(expired)} overdue bank-transfer order(s) cancelled")
 
 
 @payments_app.command("reconcile")
@@ -359,20 +364,10 @@ def payments_reconcile(
 
     from openmall.orders import attempts
 
-    settings = get_settings()
-    upgrade(settings.database_url)
-
-    async def run() -> None:
-        engine = create_engine(settings.database_url)
-        try:
-            settled = await attempts.reconcile(session_factory(engine), lease=timedelta(seconds=lease_seconds))
-        finally:
-            await engine.dispose()
-        for s in settled:
-            typer.echo(f"{s.mall_id}\t{s.payment_key}\t{s.status}\t{s.gateway_tx_id or '-'}\t{s.note}")
-        typer.echo(f"{len(settled)} payment attempt(s) settled")
-
-    asyncio.run(run())
+    settled = _run_chore(lambda sessions: attempts.reconcile(sessions, lease=timedelta(seconds=lease_seconds)))
+    for s in settled:
+        typer.echo(f"{s.mall_id}\t{s.payment_key}\t{s.status}\t{s.gateway_tx_id or '-'}\t{s.note}")
+    typer.echo(f"{len(settled)} payment attempt(s) settled")
 
 
 @app.command()

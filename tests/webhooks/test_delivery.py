@@ -11,28 +11,14 @@ from openmall.kernel import clock
 from openmall.kernel.db import session_scope
 from openmall.kernel.events import emit
 from openmall.kernel.events.models import Event
-from openmall.oauth import service as oauth
 from openmall.webhooks import service as webhooks
 from openmall.webhooks.models import Attempt, Delivery, Subscription
-from openmall.webhooks.worker import Worker
-from tests.conftest import add_mall
-from tests.webhooks.conftest import Receiver
+from tests.webhooks.conftest import Receiver, subscribe
 
 
 @pytest.fixture
 async def subscribed(app, receiver):
-    app.state.settings.webhooks_allow_private = True
-    await add_mall(app, "demo")
-    async with session_scope(app.state.sessions, "demo") as s:
-        developer = await oauth.create_developer(s, "hooks@example.com", "Hooks", "correct horse battery")
-        made = await oauth.create_app(s, app.state.key, developer, name="Hooks", app_url="https://hooks.example/",
-                                      redirect_uris=["https://hooks.example/cb"], scopes=["mall.read_product"],
-                                      test_malls=["demo"])  # fmt: skip
-        await oauth.install_app(s, made.app, "demo", None, ["mall.read_product"])
-        sub = await webhooks.set_subscription(s, app.state.key, made.app.app_no, frozenset({"mall.read_product"}),
-                                              receiver, ["product.created"], allow_private=True)  # fmt: skip
-    Receiver.secret = sub.secret
-    worker = Worker(app.state.engine, app.state.settings, app.state.key, concurrency=10)
+    Receiver.secret, worker = await subscribe(app, receiver)
     yield worker
     await worker.close()
 

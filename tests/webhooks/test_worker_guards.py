@@ -14,26 +14,9 @@ from sqlalchemy import select
 from openmall.kernel import clock
 from openmall.kernel.db import session_scope
 from openmall.kernel.events import emit
-from openmall.oauth import service as oauth
 from openmall.webhooks import service as webhooks
 from openmall.webhooks.models import Attempt, Delivery, Subscription
-from openmall.webhooks.worker import Worker
-from tests.conftest import add_mall
-from tests.webhooks.conftest import Receiver
-
-
-async def _subscribe(app, url: str) -> tuple[str, Worker]:
-    app.state.settings.webhooks_allow_private = True  # loopback receivers: allowed while the subscription is saved
-    await add_mall(app, "demo")
-    async with session_scope(app.state.sessions, "demo") as s:
-        developer = await oauth.create_developer(s, "hooks@example.com", "Hooks", "correct horse battery")
-        made = await oauth.create_app(s, app.state.key, developer, name="Hooks", app_url="https://hooks.example/",
-                                      redirect_uris=["https://hooks.example/cb"], scopes=["mall.read_product"],
-                                      test_malls=["demo"])  # fmt: skip
-        await oauth.install_app(s, made.app, "demo", None, ["mall.read_product"])
-        sub = await webhooks.set_subscription(s, app.state.key, made.app.app_no, frozenset({"mall.read_product"}),
-                                              url, ["product.created"], allow_private=True)  # fmt: skip
-    return sub.secret, Worker(app.state.engine, app.state.settings, app.state.key, concurrency=10)
+from tests.webhooks.conftest import Receiver, subscribe
 
 
 async def _product_created(app, product_no: int) -> None:
@@ -49,7 +32,7 @@ async def _attempts(app) -> list[Attempt]:
 async def test_a_loopback_target_is_refused_by_the_worker_once_private_targets_are_off(app, receiver):
     """Saved while private targets were allowed (local development), delivered after they were turned off: the
     worker checks the literal address itself (the resolver never sees an IP literal) and sends nothing."""
-    Receiver.secret, worker = await _subscribe(app, receiver)
+    Receiver.secret, worker = await subscribe(app, receiver)
     app.state.settings.webhooks_allow_private = False
     try:
         await _product_created(app, 1)
@@ -89,7 +72,7 @@ def redirecting(receiver) -> Iterator[str]:
 async def test_a_redirect_is_not_followed(app, redirecting):
     """A receiver that redirects could send the signed request anywhere (a literal private address is never
     looked up, so the resolver's check would not see it): the worker records the 307 and goes no further."""
-    Receiver.secret, worker = await _subscribe(app, redirecting)
+    Receiver.secret, worker = await subscribe(app, redirecting)
     try:
         await _product_created(app, 2)
         await worker.step()
@@ -104,7 +87,7 @@ async def test_a_redirect_is_not_followed(app, redirecting):
 async def test_after_the_grace_the_old_secret_no_longer_signs(app, receiver):
     """A receiver still verifying with the old secret accepts deliveries for a day after a rotation
     (``test_delivery``), and none after it; one verifying with the new secret accepts them."""
-    Receiver.secret, worker = await _subscribe(app, receiver)
+    Receiver.secret, worker = await subscribe(app, receiver)
     try:
         async with session_scope(app.state.sessions, "demo") as s:
             found = (await s.scalars(select(Subscription))).one()
