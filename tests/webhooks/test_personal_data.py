@@ -30,6 +30,7 @@ async def test_order_events_are_masked_for_subscribers_without_the_personal_scop
         developer = await oauth.create_developer(s, "hooks@example.com", "Hooks", "correct horse battery")
         plain = await _subscriber(app, s, developer, "plain", ["mall.read_order"])
         full = await _subscriber(app, s, developer, "full", ["mall.read_order", "mall.read_personal"])
+        writer = await _subscriber(app, s, developer, "writer", ["mall.read_order", "mall.write_personal"])
         await emit(s, order_events.ORDER_CREATED, order_events.EXAMPLE)
     worker = Worker(app.state.engine, app.state.settings, app.state.key, concurrency=1)
     try:
@@ -42,6 +43,7 @@ async def test_order_events_are_masked_for_subscribers_without_the_personal_scop
     sent = {w.subscription_no: json.loads(w.body)["data"] for w in works}
     assert sent[full]["orderer"] == order_events.EXAMPLE["orderer"]
     assert sent[full]["shipping_address"]["address2"] == "12F"
+    assert sent[writer] == sent[full]  # a write scope brings its read scope, as on the Admin API
     assert sent[plain]["orderer"] == {"name": "K** ****i", "email": "m***@example.com", "mobile": "010-****-5678"}
     assert sent[plain]["shipping_address"]["receiver_phone"] == "010-****-5678"
     assert sent[plain]["shipping_address"]["address1"] == order_events.EXAMPLE["shipping_address"]["address1"]

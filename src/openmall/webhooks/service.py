@@ -252,7 +252,7 @@ async def load_works(session: AsyncSession, key: bytes, delivery_nos: list[int],
         if row.subscription_no not in secrets:
             secrets[row.subscription_no] = signing_secrets(key, row, now)
         spec = REGISTRY[row.type].personal if row.type in REGISTRY else None
-        masked = spec is not None and personal.SCOPE not in (row.install_scopes or ())
+        masked = spec is not None and personal.SCOPE not in scope_registry.implied(row.install_scopes or ())
         if (row.event_no, masked) not in bodies:
             bodies[(row.event_no, masked)] = await body_of(row, spec if masked else None)
         works.append(Work(row.delivery_no, row.mall_id, row.subscription_no, row.url, row.event_id,

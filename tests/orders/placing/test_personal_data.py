@@ -45,3 +45,33 @@ async def test_orders_show_the_buyer_masked_without_the_scope(app, shop: OrderSh
     done = ok(await plain.post(f"{CLAIMS}/{requested['claim']['claim_no']}/complete"))
     assert _personal(done["order"]) == masked
     assert _personal(ok(await client.get(f"{MY_ORDERS}/{oid}"))["order"]) == full
+
+
+async def test_no_admin_read_shows_a_buyer_unmasked_without_the_scope(app, shop: OrderShop, member_client,
+                                                                      admin_client):
+    """Masking is opt-in per schema (kernel.personal): walk every Admin API read that a buyer's order and member
+    number can fill in, with a token of every scope but the personal ones (write implies read), and look for the
+    buyer's details."""
+    from fastapi.routing import iter_route_contexts
+
+    from openmall.oauth import scopes
+
+    client = await member_client("jane")
+    placed = await order(client, [(shop.white_s, 1)])
+    ids = {"order_id": placed["order_id"], "member_no": str(placed["member_no"])}
+    everything_but = await admin_client(sorted(scopes.ALL - {"mall.read_personal", "mall.write_personal"}))
+    secrets_of_jane = ("jane@example.com", "Jane Kim", '"3F"')  # (her phone is the event examples' one)
+    walked = 0
+    for route in iter_route_contexts(app.routes):
+        path = getattr(route, "path", "")
+        if not path.startswith("/api/v2/admin/") or "GET" not in getattr(route, "methods", ()):
+            continue
+        params = set(getattr(route, "param_convertors", {}))
+        if not params <= set(ids):
+            continue
+        answer = await everything_but.get(path.format(**ids))
+        walked += 1
+        for secret in secrets_of_jane:
+            at = answer.text.find(secret)
+            assert at < 0, f"GET {path} shows {secret} without mall.read_personal: …{answer.text[at - 200:at + 40]}"
+    assert walked >= 10  # the walk reached the customers' and the orders' reads
