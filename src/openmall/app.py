@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_exception_handler(ApiError, page_errors)  # the console's pages answer errors as pages
     # added last = outermost: versions are checked before the cache, so an unknown version is never served
-    app.add_middleware(InputGuard)  # innermost: NUL anywhere is a 422, a long URL a 414 (a cached page skips it)
+    app.add_middleware(InputGuard)  # innermost: NUL a 422, a long URL a 414, a huge body a 413 (cached pages skip it)
     app.add_middleware(SharedCacheMiddleware, cache=app.state.response_cache, prefix="/api/v2/shop/")
     app.add_middleware(ClientIdGate, prefix="/api/v2/shop/")  # outside the cache: no id, no cached page
     app.add_middleware(CallLimitHeaders)  # the call bucket's headers, on answers from the cache too

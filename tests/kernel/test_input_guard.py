@@ -167,3 +167,21 @@ async def test_a_long_url_is_a_414_in_the_error_format(client, shop):
     assert err["more_info"]["maximum"] == 8192 and err["more_info"]["length"] > 9000
     ok = await client.get(f"{SHOP}/products", params={"keyword": "x" * 100, "z": "y" * 7000})
     assert ok.status_code == 200, ok.text
+
+
+async def test_a_body_over_a_mebibyte_is_a_413_and_changes_nothing(client, callers):
+    """The guard reads bodies whole to look for NUL, so it bounds them: by Content-Length, and by what arrives."""
+    count = await client.get(f"{ADMIN}/products/count", headers=callers["admin"])
+    huge = {"request": {"name": "Tee", "price": "1000", "description": "x" * (1 << 20)}}
+    err = assert_error(await client.post(f"{ADMIN}/products", json=huge, headers=callers["admin"]), 413, "1048576")
+    assert err["more_info"]["maximum"] == 1 << 20 and err["more_info"]["length"] > 1 << 20
+
+    async def streamed():  # no Content-Length: chunks until past the bound
+        for _ in range(20):
+            yield b'{"request": {"name": "' + b"x" * 65536
+
+    err = assert_error(await client.post(f"{ADMIN}/products", content=streamed(), headers=callers["admin"]), 413)
+    assert "length" not in err["more_info"]
+    assert (await client.get(f"{ADMIN}/products/count", headers=callers["admin"])).json() == count.json()
+    near = {"request": {"name": "Tee", "price": "1000", "description": "x" * 60_000}}  # big, under the bound
+    assert (await client.post(f"{ADMIN}/products", json=near, headers=callers["admin"])).status_code != 413

@@ -37,6 +37,7 @@ class ErrorOut(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Bad request, such as an unknown API version"},
     404: {"model": ErrorOut, "description": "No such mall, resource or route"},
+    413: {"model": ErrorOut, "description": "The request body is over 1 MiB"},
     414: {"model": ErrorOut, "description": "The URL (path and query) is longer than the server accepts"},
     422: {"model": ErrorOut, "description": "A parameter or field breaks a rule; `more_info.field` names it"},
 }

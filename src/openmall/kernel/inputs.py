@@ -5,7 +5,8 @@
   :func:`control_character` is that rule; ``kernel.schemas.NameText`` and ``kernel.params.parse_text`` use it.
 * :class:`InputGuard`, an ASGI middleware, refuses a NUL character anywhere a string enters (path, query, a JSON
   or form body) with a 422 before any route runs: PostgreSQL cannot store NUL in text, so without this guard every
-  endpoint would have to know it. It also answers an over-long URL with a 414 in the error format.
+  endpoint would have to know it. It also answers an over-long URL with a 414 and a body over 1 MiB with a 413,
+  in the error format (it reads bodies whole, so it bounds them).
 
 On the normal path the guard costs a substring test of the path and query and, for a request with a body, one
 of the body; the work of naming the field happens only once something was found.
@@ -27,6 +28,7 @@ from openmall.kernel.errors import error_body, shadowed_paths
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 MAX_URL_BYTES = 8192  # path + query, as sent; a longer URL is a 414 (the CLI's uvicorn accepts longer ones)
+MAX_BODY_BYTES = 1 << 20  # a request body over 1 MiB is a 413: the guard reads bodies whole, so it bounds them
 
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # the escape itself, not an escaped backslash before "u0000"
 
@@ -48,6 +50,7 @@ def control_problem(text: str) -> str | None:
 
 class InputGuard:
     """Pure ASGI middleware: NUL in the path, the query or a body is a 422; a URL over ``max_url`` bytes a 414; a
+    body over ``MAX_BODY_BYTES`` a 413 (by its Content-Length, or once that much has arrived); a
     method a literal path lacks is a 405 though a parameter route would take the path (``errors.shadowed_paths``)."""
 
     def __init__(self, app: ASGIApp, max_url: int = MAX_URL_BYTES):
@@ -88,7 +91,14 @@ class InputGuard:
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        declared = _content_length(scope)
+        if declared is not None and declared > MAX_BODY_BYTES:
+            await _too_large(send, declared)
+            return
         body, more = await _read_body(receive)
+        if body is None:
+            await _too_large(send, None)
+            return
         form = _content_type(scope).startswith(b"application/x-www-form-urlencoded")
         found = None
         if form and (b"%00" in body or b"\x00" in body):
@@ -110,14 +120,32 @@ def _content_type(scope: Scope) -> bytes:
     return b""
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, Message | None]:
-    """The whole body, and the message that ended the reading when it was not a body part (a disconnect)."""
-    parts = []
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+async def _too_large(send: Send, length: int | None) -> None:
+    said = f"is {length} bytes" if length is not None else "goes on"
+    await _answer(send, 413, f"The request body {said}; at most {MAX_BODY_BYTES} bytes are accepted; nothing was done",
+                  {"maximum": MAX_BODY_BYTES, **({"length": length} if length is not None else {})})  # fmt: skip
+
+
+async def _read_body(receive: Receive) -> tuple[bytes | None, Message | None]:
+    """The whole body (None past ``MAX_BODY_BYTES``, however it was sent), and the message that ended the
+    reading when it was not a body part (a disconnect)."""
+    parts, size = [], 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             return b"".join(parts), message
-        parts.append(message.get("body", b""))
+        part = message.get("body", b"")
+        size += len(part)
+        if size > MAX_BODY_BYTES:
+            return None, None
+        parts.append(part)
         if not message.get("more_body", False):
             return b"".join(parts), None
 
