@@ -80,3 +80,18 @@ async def test_the_back_office_app_token_reads_orders(app, client):
         except Exception as exc:  # noqa: BLE001
             refused = exc
     assert refused is not None and getattr(refused, "status_code", None) == 404
+
+
+async def test_the_demo_apps_are_reviewed_so_a_rename_waits_for_the_next_review(app):
+    """The demo's published apps went through the review like any other: renamed, they keep their listed name."""
+    from openmall.oauth import service as oauth
+
+    await add_mall(app, "demo")
+    async with session_scope(app.state.sessions, "demo") as s:
+        await demo_data.load_storefront(s, app.state.key)
+    async with session_scope(app.state.sessions, "demo") as s:
+        for client_id in (demo_data.DEMO_STOREFRONT, demo_data.DEMO_BACKOFFICE):
+            listed = await oauth.get_app(s, client_id)
+            assert listed.status == "published" and not listed.changes_pending_review
+            listed.name = "Official openmall Payments"
+            assert listed.changes_pending_review and listed.listed_name.startswith("Demo ")

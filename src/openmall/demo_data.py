@@ -235,9 +235,9 @@ async def load_storefront(session: AsyncSession, key: bytes) -> None:
             app_url="http://localhost:3000/", redirect_uris=["http://localhost:3000/callback"],
             scopes=["mall.read_product", "mall.read_category"],
         )  # fmt: skip
-        app = made.app
-        app.client_id = DEMO_STOREFRONT
-        app.status = "published"
+        made.app.client_id = DEMO_STOREFRONT
+        await session.flush()
+        app = await oauth.approve_app(session, DEMO_STOREFRONT)  # reviewed: a rename waits for the next review
     mall_id = session.info["mall_id"]
     if await oauth.get_install(session, app) is None:
         await oauth.install_app(session, app, mall_id, None, [])
@@ -248,9 +248,9 @@ async def load_storefront(session: AsyncSession, key: bytes) -> None:
             app_url="http://localhost:3001/", redirect_uris=["http://localhost:3001/callback"],
             scopes=BACKOFFICE_SCOPES,
         )  # fmt: skip
-        backoffice = made.app
-        backoffice.client_id = DEMO_BACKOFFICE
-        backoffice.status = "published"
+        made.app.client_id = DEMO_BACKOFFICE
+        await session.flush()
+        backoffice = await oauth.approve_app(session, DEMO_BACKOFFICE)
     if await oauth.get_install(session, backoffice) is None:
         await oauth.install_app(session, backoffice, mall_id, None, BACKOFFICE_SCOPES)
 
